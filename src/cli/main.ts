@@ -1,0 +1,135 @@
+// The `tokenfence` command: check a request against rules, lint rule files, run policy fixtures (SPEC §10).
+import { readFileSync } from 'node:fs';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { evaluateRestrictions, lintRestrictions, parseRestrictions, RestrictionSyntaxError } from '../index.js';
+import { runFixtureDir } from './fixtures.js';
+
+/** Exit codes: 0 allowed / clean, 1 denied / errors found / cases failed, 2 the command itself could not run. */
+const EXIT_USAGE = 2;
+
+function readText(path: string): string {
+  return path === '-' ? readFileSync(0, 'utf8') : readFileSync(path, 'utf8');
+}
+
+function parseJson(value: string): unknown {
+  try {
+    return JSON.parse(value);
+  } catch (err) {
+    throw new InvalidArgumentError(`not JSON: ${err instanceof Error ? err.message : String(err)}`);
+  }
+}
+
+function printSyntaxError(err: RestrictionSyntaxError, file: string): void {
+  for (const e of err.errors) process.stderr.write(`${file}:${e.line}:${e.column} ${e.code} ${e.message}\n`);
+}
+
+interface CheckOptions {
+  rules?: string;
+  text?: string;
+  method: string;
+  url: string;
+  contentType?: string;
+  body?: unknown;
+  caseSensitive?: boolean;
+  strict?: boolean;
+}
+
+function check(options: CheckOptions): number {
+  if ((options.rules === undefined) === (options.text === undefined)) {
+    process.stderr.write('tokenfence check: give the rules with exactly one of --rules <file> or --text <rules>\n');
+    return EXIT_USAGE;
+  }
+  const file = options.rules ?? '<text>';
+  const text = options.rules !== undefined ? readText(options.rules) : options.text!;
+  let set;
+  try {
+    set = parseRestrictions(text);
+  } catch (err) {
+    if (!(err instanceof RestrictionSyntaxError)) throw err;
+    printSyntaxError(err, file);
+    return EXIT_USAGE;
+  }
+  const decision = evaluateRestrictions(
+    set,
+    { method: options.method, url: options.url, contentType: options.contentType, body: options.body },
+    { caseSensitive: options.caseSensitive === true, strict: options.strict === true },
+  );
+  const verdict = decision.allowed ? 'ALLOWED' : 'DENIED';
+  const detail = decision.allowed ? (decision.line !== undefined ? `line ${decision.line}` : 'no restrictions') : decision.reason;
+  process.stdout.write(`${verdict} (${detail})\n${decision.explanation}\n`);
+  return decision.allowed ? 0 : 1;
+}
+
+function lint(files: string[]): number {
+  let errors = 0;
+  let warnings = 0;
+  for (const file of files) {
+    const result = lintRestrictions(readText(file));
+    const all = [...result.errors, ...result.warnings].sort((a, b) => a.line - b.line || a.column - b.column);
+    for (const d of all) process.stdout.write(`${file}:${d.line}:${d.column} ${d.code} ${d.message}\n`);
+    errors += result.errors.length;
+    warnings += result.warnings.length;
+  }
+  process.stderr.write(`${errors} error${errors === 1 ? '' : 's'}, ${warnings} warning${warnings === 1 ? '' : 's'}\n`);
+  return errors > 0 ? 1 : 0;
+}
+
+function test(dir: string): number {
+  const results = runFixtureDir(dir);
+  const failed = results.filter((r) => !r.passed);
+  for (const r of failed) process.stdout.write(`FAIL ${r.file} › ${r.name}\n  ${r.problem ?? ''}\n`);
+  process.stdout.write(`${results.length - failed.length} passed, ${failed.length} failed\n`);
+  return failed.length > 0 || results.length === 0 ? 1 : 0;
+}
+
+/** Builds the command tree; `run` sets the exit code so tests can call it in-process. */
+export function buildProgram(setExit: (code: number) => void): Command {
+  const program = new Command('tokenfence')
+    .description('API token restriction rules: check requests, lint rule files, run policy fixtures')
+    .showHelpAfterError()
+    .exitOverride();
+
+  program
+    .command('check')
+    .description('evaluate one request against restriction rules; exit 0 when allowed, 1 when denied')
+    .addOption(new Option('--rules <file>', 'read the rules from a file (- for stdin)').conflicts('text'))
+    .option('--text <rules>', 'the rules as a string (use $\'…\\n…\' for several lines)')
+    .requiredOption('-X, --method <method>', 'the request method')
+    .requiredOption('--url <target>', 'the request target as sent on the wire: path and ?query, percent-encoded')
+    .option('--content-type <type>', 'the Content-Type of the request')
+    .option('--body <json>', 'the JSON body of the request', parseJson)
+    .option('--case-sensitive', 'match URLs case-sensitively (Express "case sensitive routing")')
+    .option('--strict', 'keep a trailing slash (Express "strict routing")')
+    .action((options: CheckOptions) => setExit(check(options)));
+
+  program
+    .command('lint')
+    .description('report errors and warnings as file:line:column code message; exit 1 on errors')
+    .argument('<files...>', 'rule files (- for stdin)')
+    .action((files: string[]) => setExit(lint(files)));
+
+  program
+    .command('test')
+    .description('run the policy fixture cases of a folder; exit 1 when a case fails')
+    .argument('<dir>', 'a folder of fixture .json files')
+    .action((dir: string) => setExit(test(dir)));
+
+  return program;
+}
+
+/** Runs the CLI with `argv` (without node and script); resolves to the exit code. */
+export async function run(argv: string[]): Promise<number> {
+  let code = 0;
+  const program = buildProgram((c) => {
+    code = c;
+  });
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+  } catch (err) {
+    const exitCode = (err as { exitCode?: unknown }).exitCode;
+    if (typeof exitCode === 'number') return exitCode === 0 ? 0 : EXIT_USAGE;
+    process.stderr.write(`tokenfence: ${err instanceof Error ? err.message : String(err)}\n`);
+    return EXIT_USAGE;
+  }
+  return code;
+}

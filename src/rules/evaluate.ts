@@ -1,0 +1,227 @@
+// Decides whether a request is allowed by a restriction set (SPEC §3), and explains the decision.
+import {
+  canonicalizePath,
+  exceedsBytes,
+  isJsonContentType,
+  MAX_ARRAY_TEXT_BYTES,
+  MAX_VALUE_BYTES,
+  parseQuery,
+  type ParsedQuery,
+} from './canonical.js';
+import { methodBit, urlRegex, type CompiledJsonData, type CompiledQueryParam, type CompiledRule } from './compile.js';
+import { formatRule } from './format.js';
+import { RestrictionSet } from './parse.js';
+import type { Decision, DenialReason, EvaluateOptions, RestrictionRequest } from './types.js';
+
+/** A request after canonicalization: what every rule is matched against. */
+interface Subject {
+  readonly method: string;
+  readonly bit: number;
+  readonly path: string;
+  readonly rawQuery: string;
+  readonly contentType: string | undefined;
+  readonly body: unknown;
+  readonly caseSensitive: boolean;
+  query: ParsedQuery | undefined;
+}
+
+/** Why one part of one rule failed; `null` means the part holds. */
+type Failure = string | null;
+
+const MAX_SHOWN = 64;
+const show = (s: string): string => JSON.stringify(s.length > MAX_SHOWN ? `${s.slice(0, MAX_SHOWN)}…` : s);
+
+class RestrictionDecision implements Decision {
+  readonly allowed: boolean;
+  readonly line: number | undefined;
+  readonly reason: DenialReason | undefined;
+  #explanation: string | undefined;
+  #explain: (() => string) | undefined;
+
+  constructor(allowed: boolean, line: number | undefined, reason: DenialReason | undefined, explain: () => string) {
+    this.allowed = allowed;
+    this.line = line;
+    this.reason = reason;
+    this.#explain = explain;
+  }
+
+  get explanation(): string {
+    if (this.#explanation === undefined) {
+      this.#explanation = this.#explain!();
+      this.#explain = undefined;
+    }
+    return this.#explanation;
+  }
+
+  toJSON(): { allowed: boolean; line?: number; reason?: DenialReason; explanation: string } {
+    return {
+      allowed: this.allowed,
+      ...(this.line !== undefined && { line: this.line }),
+      ...(this.reason !== undefined && { reason: this.reason }),
+      explanation: this.explanation,
+    };
+  }
+}
+
+function queryOf(subject: Subject): ParsedQuery {
+  return (subject.query ??= parseQuery(subject.rawQuery));
+}
+
+function queryFailure(c: CompiledQueryParam, subject: Subject): Failure {
+  const query = queryOf(subject);
+  if (!query.valid) return query.problem!;
+  if (query.folded.has(c.name)) return `the query also has a bracket or dot form of ${show(c.name)}`;
+  const values = query.values.get(c.name);
+  if (values === undefined) return `the query has no parameter ${show(c.name)}`;
+  if (query.oversized.has(c.name)) return `a value of ${show(c.name)} is longer than ${MAX_VALUE_BYTES} bytes`;
+  for (const value of values) {
+    if (!c.re.test(value)) return `value ${show(value)} of ${show(c.name)} does not match ${show(c.pattern)}`;
+  }
+  return null;
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
+  const proto: unknown = Object.getPrototypeOf(value);
+  return proto === Object.prototype || proto === null;
+}
+
+const ALL_DIGITS = /^\d+$/;
+
+/** The text of a JSON scalar, or null for objects, arrays, non-finite numbers and other values. */
+function scalarText(value: unknown): string | null {
+  switch (typeof value) {
+    case 'string':
+      return value;
+    case 'number':
+      return Number.isFinite(value) ? String(value) : null;
+    case 'boolean':
+      return value ? 'true' : 'false';
+    default:
+      return value === null ? 'null' : null;
+  }
+}
+
+function jsonFailure(c: CompiledJsonData, subject: Subject): Failure {
+  if (!isJsonContentType(subject.contentType)) {
+    return `the content type ${show(subject.contentType ?? '(none)')} is not application/json`;
+  }
+  let value: unknown = subject.body;
+  for (const segment of c.path) {
+    if (Array.isArray(value) ? ALL_DIGITS.test(segment) && Object.hasOwn(value, segment) : isPlainObject(value) && Object.hasOwn(value, segment)) {
+      value = (value as Record<string, unknown>)[segment];
+    } else {
+      return `the JSON body has no ${show(c.path.join('.'))}`;
+    }
+  }
+  const where = show(c.path.join('.'));
+  if (Array.isArray(value)) {
+    if (value.length === 0) return `${where} is an empty array`;
+    let total = 0;
+    for (const element of value) {
+      const text = scalarText(element);
+      if (text === null) return `${where} holds a non-scalar element`;
+      total += text.length;
+      if (exceedsBytes(text, MAX_VALUE_BYTES) || total > MAX_ARRAY_TEXT_BYTES) return `${where} is over the size cap`;
+      if (!c.re.test(text)) return `element ${show(text)} of ${where} does not match ${show(c.pattern)}`;
+    }
+    return null;
+  }
+  const text = scalarText(value);
+  if (text === null) return `${where} is not a scalar value`;
+  if (exceedsBytes(text, MAX_VALUE_BYTES)) return `${where} is longer than ${MAX_VALUE_BYTES} bytes`;
+  return c.re.test(text) ? null : `${where} value ${show(text)} does not match ${show(c.pattern)}`;
+}
+
+/** Checks method, URL and constraints in that order; the first failing part, or null when all hold. */
+function ruleFailure(rule: CompiledRule, subject: Subject): Failure {
+  if ((rule.mask & subject.bit) === 0) {
+    return `method ${subject.method} is not in [${rule.rule.methods!.join(',')}]`;
+  }
+  if (!urlRegex(rule, subject.caseSensitive).test(subject.path)) {
+    return `path ${show(subject.path)} does not match ${show(rule.rule.url)}`;
+  }
+  for (const c of rule.query) {
+    const failure = queryFailure(c, subject);
+    if (failure !== null) return `QueryParam::${c.name}: ${failure}`;
+  }
+  for (const c of rule.json) {
+    const failure = jsonFailure(c, subject);
+    if (failure !== null) return `JsonData::${c.path.join('.')}: ${failure}`;
+  }
+  return null;
+}
+
+/** The fast check: method bit and literal first, the regexes only when they can matter. */
+function ruleHolds(rule: CompiledRule, subject: Subject, haystack: string): boolean {
+  if ((rule.mask & subject.bit) === 0) return false;
+  const literal = subject.caseSensitive ? rule.literal : rule.literalLower;
+  if (literal !== '' && !haystack.includes(literal)) return false;
+  if (!urlRegex(rule, subject.caseSensitive).test(subject.path)) return false;
+  for (const c of rule.query) if (queryFailure(c, subject) !== null) return false;
+  for (const c of rule.json) if (jsonFailure(c, subject) !== null) return false;
+  return true;
+}
+
+/** A rule whose method and URL held but whose QueryParam constraint met an unusable query. */
+function failedOnAmbiguousQuery(rules: readonly CompiledRule[], subject: Subject): boolean {
+  if (!queryOf(subject).ambiguous) return false;
+  return rules.some(
+    (rule) => rule.query.length > 0 && (rule.mask & subject.bit) !== 0 && urlRegex(rule, subject.caseSensitive).test(subject.path),
+  );
+}
+
+function explainDenial(rules: readonly CompiledRule[], subject: Subject): string {
+  const shown = rules.slice(0, 20).map((rule) => `line ${rule.line}: ${ruleFailure(rule, subject) ?? 'matched'}`);
+  if (rules.length > 20) shown.push(`… and ${rules.length - 20} more rules did not match`);
+  return `denied: no rule matched ${subject.method} ${show(subject.path)}\n${shown.join('\n')}`;
+}
+
+/**
+ * Evaluates a request against a parsed restriction set (SPEC §3). Never throws for bad request data:
+ * an unusable request is denied with a reason.
+ *
+ * @example
+ * const set = parseRestrictions('[GET]/rest/api/2/issue/[A-Z]+-\\d+');
+ * evaluateRestrictions(set, { method: 'GET', url: '/rest/api/2/issue/JRA-1' }) // { allowed: true, line: 1, … }
+ */
+export function evaluateRestrictions(set: RestrictionSet, request: RestrictionRequest, options: EvaluateOptions = {}): Decision {
+  const compiled = RestrictionSet.compiled(set);
+  const target = typeof request?.url === 'string' ? request.url : '';
+  const q = target.indexOf('?');
+  const rawPath = q < 0 ? target : target.slice(0, q);
+  const rawQuery = q < 0 ? '' : target.slice(q + 1);
+  const canonical = canonicalizePath(rawPath, options);
+  if (!canonical.ok || rawQuery.includes('#')) {
+    const message = canonical.ok ? 'the request target contains `#`' : canonical.message;
+    return new RestrictionDecision(false, undefined, 'ambiguous_path', () => `denied: ambiguous request path: ${message}`);
+  }
+  const rules = compiled.rules;
+  if (rules.length === 0) {
+    return new RestrictionDecision(true, undefined, undefined, () => 'allowed: the token has no restrictions');
+  }
+  const method = typeof request.method === 'string' ? request.method.toUpperCase() : String(request.method);
+  const subject: Subject = {
+    method,
+    bit: methodBit(method),
+    path: canonical.path,
+    rawQuery,
+    contentType: request.contentType,
+    body: request.body,
+    caseSensitive: options.caseSensitive === true,
+    query: undefined,
+  };
+  const haystack = subject.caseSensitive ? subject.path : subject.path.toLowerCase();
+  const index = compiled.index(subject.caseSensitive);
+  if (index === undefined) {
+    for (const rule of rules) if (ruleHolds(rule, subject, haystack)) return allowed(rule);
+  } else {
+    for (const i of index.candidates(haystack)) if (ruleHolds(rules[i]!, subject, haystack)) return allowed(rules[i]!);
+  }
+  const reason: DenialReason = compiled.hasQuery && failedOnAmbiguousQuery(rules, subject) ? 'ambiguous_query' : 'no_rule_matched';
+  return new RestrictionDecision(false, undefined, reason, () => explainDenial(rules, subject));
+}
+
+function allowed(rule: CompiledRule): Decision {
+  return new RestrictionDecision(true, rule.line, undefined, () => `allowed by line ${rule.line}: ${formatRule(rule.rule)}`);
+}

@@ -1,0 +1,158 @@
+// Parses restriction text into a compiled RestrictionSet, collecting every error of every line (SPEC §2).
+import { MAX_PATH_BYTES, MAX_VALUE_BYTES } from './canonical.js';
+import { CompiledSet, compileRule } from './compile.js';
+import { RestrictionSyntaxError, type RestrictionDiagnostic, type RestrictionErrorCode } from './errors.js';
+import { scanLine, type ScannedRule } from './parse-line.js';
+import { COST_BUDGET, vetRegex } from './regex-safety.js';
+import type { ParseOptions, Rule } from './types.js';
+
+/** Lines longer than this many UTF-8 bytes are rejected (`line_too_long`). */
+export const MAX_LINE_BYTES = 4096;
+/** The default of {@link ParseOptions.maxRules}. */
+export const DEFAULT_MAX_RULES = 1000;
+
+const COMPILED = Symbol('tokenfence.compiled');
+
+/**
+ * A parsed, validated and compiled restriction text. `rules` is plain data (safe to log, compare and
+ * serialise); the compiled regexes and index live on a hidden property used by `evaluateRestrictions`.
+ */
+export class RestrictionSet {
+  /** The rule lines in order; empty means the token is unrestricted within the guard's scope. */
+  readonly rules: readonly Rule[];
+  declare private readonly [COMPILED]: CompiledSet;
+
+  /** @internal Use {@link parseRestrictions}. */
+  constructor(rules: readonly Rule[], compiled: CompiledSet) {
+    this.rules = Object.freeze(rules);
+    Object.defineProperty(this, COMPILED, { value: compiled, enumerable: false });
+  }
+
+  /** @internal */
+  static compiled(set: RestrictionSet): CompiledSet {
+    if (!(set instanceof RestrictionSet)) {
+      throw new TypeError('expected a RestrictionSet from parseRestrictions(text); parse the text once and reuse the set');
+    }
+    return set[COMPILED];
+  }
+}
+
+/** Everything known about a text: its valid rules and its errors. Used by parse and lint. */
+export interface Analysis {
+  readonly rules: Rule[];
+  readonly scanned: ScannedRule[];
+  readonly errors: RestrictionDiagnostic<RestrictionErrorCode>[];
+  readonly lineCount: number;
+}
+
+/** Verdicts are pure functions of the source, so identical regexes (common in large sets) are vetted once. */
+const verdictCache = new Map<string, ReturnType<typeof vetRegex>>();
+function vetCached(source: string, maxInput: number): ReturnType<typeof vetRegex> {
+  const key = `${maxInput}:${source}`;
+  let verdict = verdictCache.get(key);
+  if (verdict === undefined) {
+    verdict = vetRegex(source, maxInput);
+    if (verdictCache.size >= 2000) verdictCache.delete(verdictCache.keys().next().value!);
+    verdictCache.set(key, verdict);
+  }
+  return verdict;
+}
+
+/** V8's message without the echo of the whole pattern: `Invalid regular expression: /x/s: Unterminated group`. */
+function regexProblem(source: string): string | null {
+  try {
+    new RegExp(source, 's');
+    return null;
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    return message.slice(message.lastIndexOf(': ') + 2) || message;
+  }
+}
+
+/** Checks every regex of a scanned rule; returns the errors (empty when the rule is fine). */
+function checkRegexes(rule: ScannedRule, line: number): RestrictionDiagnostic<RestrictionErrorCode>[] {
+  const errors: RestrictionDiagnostic<RestrictionErrorCode>[] = [];
+  const regexes = [
+    { source: rule.url, column: rule.urlColumn, maxInput: MAX_PATH_BYTES, weight: 1, what: 'URL regex' },
+    ...rule.constraints.map((c, k) => ({
+      source: c.pattern,
+      column: rule.patternColumns[k]!,
+      maxInput: MAX_VALUE_BYTES,
+      // A query string or JSON array holds at most two values at the cap, and each is matched.
+      weight: 2,
+      what: `${c.kind} regex`,
+    })),
+  ];
+  let lineCost = 0;
+  for (const r of regexes) {
+    const problem = regexProblem(r.source);
+    if (problem !== null) {
+      errors.push({ line, column: r.column, code: 'invalid_regex', message: `invalid ${r.what}: ${problem}` });
+      continue;
+    }
+    const verdict = vetCached(r.source, r.maxInput);
+    if (!verdict.ok) {
+      errors.push({ line, column: r.column + verdict.index, code: 'unsafe_regex', message: `unsafe ${r.what}: ${verdict.message}` });
+      continue;
+    }
+    lineCost += verdict.cost * r.weight;
+  }
+  if (errors.length === 0 && lineCost > COST_BUDGET) {
+    errors.push({
+      line,
+      column: rule.urlColumn,
+      code: 'unsafe_regex',
+      message: `the regexes of this line together may take about ${lineCost.toExponential(1)} backtracking steps (the budget is ${COST_BUDGET.toExponential(1)})`,
+    });
+  }
+  return errors;
+}
+
+/** Scans and vets every line without throwing. */
+export function analyseRestrictions(text: string, options: ParseOptions = {}): Analysis {
+  if (typeof text !== 'string') throw new TypeError(`restrictions must be a string, got ${text === null ? 'null' : typeof text}`);
+  const maxRules = options.maxRules ?? DEFAULT_MAX_RULES;
+  if (!Number.isInteger(maxRules) || maxRules < 0) {
+    throw new TypeError(`options.maxRules must be a non-negative integer, got ${String(maxRules)}`);
+  }
+  const lines = text.split('\n');
+  const rules: Rule[] = [];
+  const scanned: ScannedRule[] = [];
+  const errors: RestrictionDiagnostic<RestrictionErrorCode>[] = [];
+  let ruleCount = 0;
+  lines.forEach((raw, index) => {
+    const line = index + 1;
+    const result = scanLine(raw.endsWith('\r') ? raw.slice(0, -1) : raw, line, MAX_LINE_BYTES);
+    if (result.kind === 'skip') return;
+    if (++ruleCount === maxRules + 1) {
+      errors.push({ line, column: 1, code: 'too_many_rules', message: `more than ${maxRules} rules (the limit is options.maxRules)` });
+    }
+    if (result.kind === 'error') {
+      errors.push(...result.errors);
+      return;
+    }
+    const regexErrors = checkRegexes(result.rule, line);
+    if (regexErrors.length > 0) {
+      errors.push(...regexErrors);
+      return;
+    }
+    const { methods, url, urlColumn, constraints } = result.rule;
+    rules.push(Object.freeze({ line, methods: methods && Object.freeze(methods), url, urlColumn, constraints: Object.freeze(constraints.map((c) => Object.freeze(c))) }));
+    scanned.push(result.rule);
+  });
+  return { rules, scanned, errors, lineCount: lines.length };
+}
+
+/**
+ * Parses restriction text (one rule per line) into a compiled set. Throws a
+ * {@link RestrictionSyntaxError} listing every error of every line.
+ *
+ * @example
+ * const set = parseRestrictions('[post].*\/rest/api/2/issue/KANBAN-100/comment.*');
+ * evaluateRestrictions(set, { method: 'POST', url: '/rest/api/2/issue/KANBAN-100/comment' }).allowed // true
+ */
+export function parseRestrictions(text: string, options: ParseOptions = {}): RestrictionSet {
+  const analysis = analyseRestrictions(text, options);
+  if (analysis.errors.length > 0) throw new RestrictionSyntaxError(analysis.errors);
+  return new RestrictionSet(analysis.rules, new CompiledSet(analysis.rules.map(compileRule)));
+}
