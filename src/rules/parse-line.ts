@@ -158,7 +158,7 @@ function scanConstraint(text: string, open: number, keywordEnd: number): { const
   const constraint: Constraint =
     kind === 'QueryParam'
       ? { kind, name: raw, pattern, column }
-      : { kind, path: splitJsonPath(raw, nameStart + 1), pattern, column };
+      : { kind, path: splitJsonPath(raw, nameStart), pattern, column };
   return { constraint, end: close + 1, patternColumn: regexStart + 1 };
 }
 

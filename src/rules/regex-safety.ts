@@ -135,6 +135,8 @@ function bodySequences(alternatives: readonly AST.Alternative[], flags: Readonly
         for (let k = 0; k < el.min; k++) parts = parts.flatMap((p) => inner.map((q) => [...p, ...q]));
       } else if (el.type === 'Assertion' && (el.kind === 'start' || el.kind === 'end' || el.kind === 'word')) {
         continue;
+      } else if (el.type === 'Assertion') {
+        throw new Unsafe(`lookaround \`${el.raw}\` inside a repetition`, el.start);
       } else {
         // A variable quantifier inside a repetition: safe-regex2 rejects it too, but say why here.
         throw new Unsafe('a repetition inside a repetition (nested quantifiers can take exponential time)', at);

@@ -1,0 +1,61 @@
+// The built package, imported the way users import it: require and import by name, with type declarations for both.
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+const root = resolve(__dirname, '..', '..');
+const consumer = mkdtempSync(join(tmpdir(), 'tf-consumer-'));
+mkdirSync(join(consumer, 'node_modules'));
+symlinkSync(root, join(consumer, 'node_modules', 'tokenfence'), 'dir');
+
+const node = (args: string[]) => execFileSync(process.execPath, args, { cwd: consumer, encoding: 'utf8' });
+const USE = `
+const set = parseRestrictions('[GET]/rest/api/2/issue/[A-Z]+-\\\\d+');
+const decision = evaluateRestrictions(set, { method: 'GET', url: '/rest/api/2/issue/JRA-1' });
+let code = '';
+try { parseRestrictions('[FOO]/x'); } catch (err) { if (err instanceof RestrictionSyntaxError) code = err.errors[0].code; }
+console.log(JSON.stringify({ allowed: decision.allowed, line: decision.line, code }));
+`;
+const EXPECTED = { allowed: true, line: 1, code: 'unknown_method' };
+
+describe('the built package', () => {
+  test('require("tokenfence") gives the CommonJS build', () => {
+    writeFileSync(join(consumer, 'use.cjs'), `const { parseRestrictions, evaluateRestrictions, RestrictionSyntaxError } = require('tokenfence');\n${USE}`);
+    expect(JSON.parse(node(['use.cjs']))).toEqual(EXPECTED);
+    expect(node(['-p', 'require.resolve("tokenfence")']).trim()).toMatch(/dist[\\/]cjs[\\/]index\.js$/);
+  });
+
+  test('import from "tokenfence" gives the ES module build', () => {
+    writeFileSync(join(consumer, 'use.mjs'), `import { parseRestrictions, evaluateRestrictions, RestrictionSyntaxError } from 'tokenfence';\n${USE}`);
+    expect(JSON.parse(node(['use.mjs']))).toEqual(EXPECTED);
+    expect(node(['--input-type=module', '-e', 'console.log(import.meta.resolve("tokenfence"))']).trim()).toMatch(/dist\/esm\/index\.js$/);
+  });
+
+  test('type declarations resolve for both CommonJS and ES module consumers', () => {
+    const typed = `
+const set = parseRestrictions('/x');
+const d: Decision = evaluateRestrictions(set, { method: 'GET', url: '/x' });
+const allowed: boolean = d.allowed;
+// @ts-expect-error: evaluateRestrictions needs a parsed set, not a string
+evaluateRestrictions('/x', { method: 'GET', url: '/x' });
+export { allowed, RestrictionSyntaxError };
+`;
+    writeFileSync(join(consumer, 'types.cts'), `import { parseRestrictions, evaluateRestrictions, RestrictionSyntaxError, type Decision } from 'tokenfence';\n${typed}`);
+    writeFileSync(join(consumer, 'types.mts'), `import { parseRestrictions, evaluateRestrictions, RestrictionSyntaxError, type Decision } from 'tokenfence';\n${typed}`);
+    writeFileSync(
+      join(consumer, 'tsconfig.json'),
+      JSON.stringify({ compilerOptions: { module: 'node16', moduleResolution: 'node16', strict: true, noEmit: true, skipLibCheck: false, types: [], traceResolution: false }, files: ['types.cts', 'types.mts'] }),
+    );
+    const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
+    const out = execFileSync(process.execPath, [tsc, '-p', consumer, '--listFiles'], { cwd: consumer, encoding: 'utf8' });
+    expect(out).toMatch(/dist\/cjs\/index\.d\.ts/);
+    expect(out).toMatch(/dist\/esm\/index\.d\.ts/);
+  });
+
+  test('the tokenfence executable runs the policy fixtures', () => {
+    const out = execFileSync(process.execPath, [join(root, 'dist', 'cjs', 'cli', 'bin.js'), 'test', join(root, 'fixtures')], { encoding: 'utf8' });
+    expect(out).toMatch(/^(\d+) passed, 0 failed\n$/m);
+    expect(Number(/^(\d+) passed/m.exec(out)![1])).toBeGreaterThanOrEqual(150);
+  });
+});

@@ -1,0 +1,99 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { run } from '../../../src/cli/main.js';
+
+/** Runs the CLI in-process and captures what it writes. */
+async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
+  let out = '';
+  let err = '';
+  const o = jest.spyOn(process.stdout, 'write').mockImplementation((s) => ((out += String(s)), true));
+  const e = jest.spyOn(process.stderr, 'write').mockImplementation((s) => ((err += String(s)), true));
+  try {
+    const code = await run(argv);
+    return { code, out, err };
+  } finally {
+    o.mockRestore();
+    e.mockRestore();
+  }
+}
+
+const dir = mkdtempSync(join(tmpdir(), 'tf-cli-'));
+const rulesFile = join(dir, 'rules.txt');
+writeFileSync(rulesFile, '# bot\n[POST]/rest/api/2/issue/KANBAN-100/comment[JsonData::visibility.type==role]\n');
+
+describe('tokenfence check', () => {
+  test('ALLOWED with the matched line, exit 0', async () => {
+    const r = await cli('check', '--rules', rulesFile, '-X', 'POST', '--url', '/rest/api/2/issue/KANBAN-100/comment', '--content-type', 'application/json', '--body', '{"visibility":{"type":"role"}}');
+    expect(r).toMatchObject({ code: 0 });
+    expect(r.out).toMatch(/^ALLOWED \(line 2\)\nallowed by line 2: /);
+  });
+
+  test('DENIED with the reason and the explanation, exit 1', async () => {
+    const r = await cli('check', '--text', '[GET]/x', '--method', 'POST', '--url', '/x');
+    expect(r.code).toBe(1);
+    expect(r.out).toMatch(/^DENIED \(no_rule_matched\)\n.*line 1: method POST is not in \[GET\]/s);
+  });
+
+  test('ambiguous paths are denied with their reason', async () => {
+    const r = await cli('check', '--text', '.*', '--method', 'GET', '--url', '/a/../b');
+    expect(r.code).toBe(1);
+    expect(r.out).toMatch(/DENIED \(ambiguous_path\)/);
+  });
+
+  test('invalid rules print file:line:column code message and exit 2', async () => {
+    const r = await cli('check', '--text', '/ok\n[FOO]/x', '--method', 'GET', '--url', '/x');
+    expect(r.code).toBe(2);
+    expect(r.err).toContain('<text>:2:2 unknown_method');
+  });
+
+  test('usage errors exit 2: both or neither rule source, bad JSON body, missing option', async () => {
+    expect((await cli('check', '--method', 'GET', '--url', '/x')).code).toBe(2);
+    expect((await cli('check', '--text', '/x', '--rules', rulesFile, '--method', 'GET', '--url', '/x')).code).toBe(2);
+    const bad = await cli('check', '--text', '/x', '--method', 'GET', '--url', '/x', '--body', '{nope');
+    expect(bad.code).toBe(2);
+    expect(bad.err).toMatch(/not JSON/);
+    expect((await cli('check', '--text', '/x', '--url', '/x')).code).toBe(2);
+  });
+});
+
+describe('tokenfence lint', () => {
+  test('errors and warnings as file:line:column code message; exit 1 on errors', async () => {
+    const file = join(dir, 'lint.txt');
+    writeFileSync(file, 'rest/api/.*\n[FOO]/x\n');
+    const r = await cli('lint', file);
+    expect(r.code).toBe(1);
+    expect(r.out.trim().split('\n')).toEqual([
+      `${file}:1:1 unmatchable_url the URL regex cannot match a path: paths start with \`/\`; write \`/rest/api/.*\` or \`.*/rest/api/.*\``,
+      expect.stringMatching(new RegExp(`^${file.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}:2:2 unknown_method `)),
+    ]);
+    expect(r.err).toBe('1 error, 1 warning\n');
+  });
+
+  test('warnings alone exit 0', async () => {
+    const file = join(dir, 'warn.txt');
+    writeFileSync(file, '.*/rest/x\n');
+    expect((await cli('lint', file)).code).toBe(0);
+  });
+});
+
+describe('tokenfence test', () => {
+  test('prints N passed, N failed and exits 1 on failure', async () => {
+    const fixtures = mkdtempSync(join(tmpdir(), 'tf-fx-'));
+    writeFileSync(join(fixtures, 'a.json'), JSON.stringify({ rules: '[GET]/x', cases: [
+      { name: 'ok', request: { method: 'GET', url: '/x' }, expect: { allowed: true, line: 1 } },
+      { name: 'wrong', request: { method: 'POST', url: '/x' }, expect: { allowed: true } },
+    ] }));
+    const r = await cli('test', fixtures);
+    expect(r.code).toBe(1);
+    expect(r.out).toMatch(/FAIL .*a\.json › wrong\n {2}expected ALLOWED, got DENIED/);
+    expect(r.out).toMatch(/1 passed, 1 failed\n$/);
+  });
+
+  test('exit 0 when every case passes', async () => {
+    const fixtures = mkdtempSync(join(tmpdir(), 'tf-fx-'));
+    writeFileSync(join(fixtures, 'a.json'), JSON.stringify({ rules: '/x', cases: [{ name: 'ok', request: { method: 'GET', url: '/x' }, expect: { allowed: true, line: 1 } }] }));
+    const r = await cli('test', fixtures);
+    expect(r).toMatchObject({ code: 0, out: '1 passed, 0 failed\n' });
+  });
+});

@@ -1,0 +1,58 @@
+import { canonicalizePath, isJsonContentType, parseQuery } from '../../../src/rules/canonical.js';
+
+describe('canonicalizePath', () => {
+  test('decodes once and drops one trailing slash unless strict', () => {
+    expect(canonicalizePath('/rest/%61pi/')).toEqual({ ok: true, path: '/rest/api' });
+    expect(canonicalizePath('/rest/api/', { strict: true })).toEqual({ ok: true, path: '/rest/api/' });
+    expect(canonicalizePath('/')).toEqual({ ok: true, path: '/' });
+    expect(canonicalizePath('/caf%C3%A9')).toEqual({ ok: true, path: '/café' });
+    expect(canonicalizePath('/a.b/..c/...')).toEqual({ ok: true, path: '/a.b/..c/...' });
+  });
+
+  test.each(['', 'x', '/a//b', '/a/./b', '/a/..', '/a\\b', '/a;b', '/a\u0001', '/a\u007f', '/é', '/%zz', '/%e9', '/%2F', '/%2e', '/%25', '/%5C', '/%3b', '/%00', '/%1f', '/%7F', '/%C2%9F', '/a#b'])(
+    '%j is ambiguous_path with a message',
+    (raw) => {
+      const result = canonicalizePath(raw);
+      expect(result.ok).toBe(false);
+      if (!result.ok) {
+        expect(result.reason).toBe('ambiguous_path');
+        expect(result.message).toMatch(/path/);
+      }
+    },
+  );
+
+  test('the 8 KiB cap is on the raw path', () => {
+    expect(canonicalizePath(`/${'a'.repeat(8191)}`).ok).toBe(true);
+    expect(canonicalizePath(`/${'a'.repeat(8192)}`).ok).toBe(false);
+  });
+});
+
+describe('parseQuery', () => {
+  test('splits on &, then on the first =, + as space, decodes once, records folded names', () => {
+    const q = parseQuery('a=1&a=2&b&c=x=y&d=a+b%2B&e[]=1&f.g=2&h[i][j]=3&&');
+    expect(q.valid).toBe(true);
+    expect(Object.fromEntries(q.values)).toEqual({ a: ['1', '2'], b: [''], c: ['x=y'], d: ['a b+'], 'e[]': ['1'], 'f.g': ['2'], 'h[i][j]': ['3'] });
+    expect([...q.folded].sort()).toEqual(['e', 'f', 'h', 'h[i]']);
+  });
+
+  test('an invalid escape makes the whole query unusable and ambiguous', () => {
+    expect(parseQuery('a=1&b=%zz')).toMatchObject({ valid: false, ambiguous: true });
+    expect(parseQuery(`a=${'x'.repeat(8200)}`)).toMatchObject({ valid: false, ambiguous: false });
+  });
+});
+
+describe('isJsonContentType', () => {
+  test.each([
+    ['application/json', true],
+    ['application/json;charset=utf-8', true],
+    [' APPLICATION/JSON ', true],
+    ['application/merge-patch+json', true],
+    ['application/+json', false],
+    ['application/json-seq', false],
+    ['text/json', false],
+    ['multipart/form-data', false],
+    [undefined, false],
+  ])('%j → %s', (type, expected) => {
+    expect(isJsonContentType(type)).toBe(expected);
+  });
+});

@@ -1,0 +1,54 @@
+import fc from 'fast-check';
+import { INDEX_THRESHOLD, requiredLiteral } from '../../../src/rules/compile.js';
+import { evaluateRestrictions, formatRule, parseRestrictions } from '../../../src/index.js';
+
+describe('requiredLiteral', () => {
+  test.each([
+    ['.*/rest/api/2/issue/JRA.*', '/rest/api/2/issue/JRA'],
+    ['/rest/api/2/issue/[A-Z]+-\\d+', '/rest/api/2/issue/'],
+    ['.*rest/extender/1.0/worklog/user/.*', 'rest/extender/1'],
+    ['\\/a\\.b', '/a.b'],
+    ['/a|/b', ''],
+    ['(?:/x)/abc', '/abc'],
+    ['/é/abcd', '/abcd'],
+    ['/ab?cd', '/a'],
+  ])('%s → %j', (source, literal) => {
+    expect(requiredLiteral(source)).toBe(literal);
+  });
+});
+
+describe('the trigram index gives the same decisions as trying every rule in order', () => {
+  const segment = fc.constantFrom('rest', 'api', '2', 'issue', 'JRA-1', 'jra-12', 'KANBAN-100', 'comment', 'filter', 'abc', 'x', 'Abc');
+  const path = fc.array(segment, { minLength: 1, maxLength: 6 }).map((segs) => `/${segs.join('/')}`);
+  const url = fc.oneof(
+    path,
+    path.map((p) => `.*${p}.*`),
+    path.map((p) => `${p}/[^/]+`),
+    fc.tuple(path, path).map(([a, b]) => `${a}(?:${b})?`),
+    fc.tuple(path, path).map(([a, b]) => `${a}|${b}`),
+  );
+  const method = fc.constantFrom('', '[GET]', '[POST]', '[GET,DELETE]');
+  const rule = fc.tuple(method, url, fc.constantFrom('', '[QueryParam::a==1]')).map((parts) => parts.join(''));
+
+  test('for random sets above the index threshold', () => {
+    fc.assert(
+      fc.property(
+        fc.array(rule, { minLength: INDEX_THRESHOLD, maxLength: 60 }),
+        fc.array(fc.tuple(fc.constantFrom('GET', 'HEAD', 'POST', 'DELETE'), path, fc.constantFrom('', '?a=1', '?a=2')), { minLength: 1, maxLength: 10 }),
+        fc.boolean(),
+        (rules, requests, caseSensitive) => {
+          const set = parseRestrictions(rules.join('\n'));
+          const singles = set.rules.map((r) => parseRestrictions(formatRule(r)));
+          for (const [m, p, q] of requests) {
+            const request = { method: m, url: p + q };
+            const expected = singles.findIndex((s) => evaluateRestrictions(s, request, { caseSensitive }).allowed);
+            const decision = evaluateRestrictions(set, request, { caseSensitive });
+            expect(decision.allowed).toBe(expected >= 0);
+            if (expected >= 0) expect(decision.line).toBe(expected + 1);
+          }
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+});

@@ -1,0 +1,255 @@
+import { evaluateRestrictions, parseRestrictions, type EvaluateOptions, type RestrictionRequest } from '../../../src/index.js';
+
+const decide = (rules: string, request: RestrictionRequest, options?: EvaluateOptions) =>
+  evaluateRestrictions(parseRestrictions(rules), request, options);
+const get = (url: string) => ({ method: 'GET', url });
+const json = (body: unknown, contentType = 'application/json') => ({ method: 'POST', url: '/x', contentType, body });
+
+describe('§3 decisions', () => {
+  test('OR across lines: the first rule whose parts all hold decides, with its line', () => {
+    const set = parseRestrictions('# c\n[POST]/x\n/x[QueryParam::a==1]\n/x');
+    expect(evaluateRestrictions(set, get('/x?a=1'))).toMatchObject({ allowed: true, line: 3 });
+    expect(evaluateRestrictions(set, get('/x?a=2'))).toMatchObject({ allowed: true, line: 4 });
+    expect(evaluateRestrictions(set, { method: 'POST', url: '/x' })).toMatchObject({ allowed: true, line: 2 });
+  });
+
+  test('AND within a line: every constraint must hold', () => {
+    const rules = '/x[QueryParam::a==1][QueryParam::b==2]';
+    expect(decide(rules, get('/x?a=1&b=2')).allowed).toBe(true);
+    expect(decide(rules, get('/x?a=1&b=3'))).toMatchObject({ allowed: false, reason: 'no_rule_matched' });
+  });
+
+  test('no rule lines: unrestricted, but canonicalization still applies', () => {
+    expect(decide('', get('/anything/at/all'))).toMatchObject({ allowed: true, line: undefined });
+    expect(decide('# only a comment', get('/a/../b'))).toMatchObject({ allowed: false, reason: 'ambiguous_path' });
+  });
+
+  test('denials explain which part of each rule failed', () => {
+    const d = decide('[POST]/x\n/y\n/x[QueryParam::a==1]', get('/x?a=2'));
+    expect(d.explanation).toContain('line 1: method GET is not in [POST]');
+    expect(d.explanation).toContain('line 2: path "/x" does not match "/y"');
+    expect(d.explanation).toContain('line 3: QueryParam::a: value "2" of "a" does not match "1"');
+    expect(decide('/x', get('/x')).explanation).toBe('allowed by line 1: /x');
+    expect(JSON.parse(JSON.stringify(d))).toEqual({ allowed: false, reason: 'no_rule_matched', explanation: d.explanation });
+  });
+});
+
+describe('§3.1 canonical path', () => {
+  test.each([
+    ['no leading slash', 'rest/x'],
+    ['absolute form', 'http://h/rest/x'],
+    ['//', '/rest//x'],
+    ['. segment', '/rest/./x'],
+    ['.. segment', '/rest/../x'],
+    ['trailing ..', '/rest/..'],
+    ['backslash', '/rest\\x'],
+    ['semicolon', '/rest/x;jsessionid=1'],
+    ['control', '/rest/\tx'],
+    ['raw non-ASCII', '/rest/é'],
+    ['invalid escape', '/rest/%zz'],
+    ['truncated escape', '/rest/%4'],
+    ['non-UTF-8 escape', '/rest/%FF'],
+    ['overlong dot', '/rest/%C0%AE%C0%AE/x'],
+    ['encoded /', '/rest/..%2Fx'],
+    ['encoded \\', '/rest/%5cx'],
+    ['encoded ;', '/rest/x%3Bv=1'],
+    ['encoded %', '/rest/%252e%252e/x'],
+    ['encoded .', '/rest/%2e%2e/x'],
+    ['encoded NUL', '/rest/x%00'],
+    ['encoded LF', '/rest/x%0a'],
+    ['encoded C1 control', '/rest/x%C2%85'],
+    ['fragment', '/rest/x#y'],
+    ['over 8 KiB', `/${'a'.repeat(8192)}`],
+  ])('%s is ambiguous_path even when a rule would match', (_, url) => {
+    expect(decide('.*', get(url))).toMatchObject({ allowed: false, reason: 'ambiguous_path' });
+  });
+
+  test('is decoded once and only the path is matched', () => {
+    expect(decide('/rest/api', get('/rest/%61pi')).allowed).toBe(true);
+    expect(decide('/rest/a%41', get('/rest/a%2541')).allowed).toBe(false);
+    expect(decide('/x', get('/x?/y')).allowed).toBe(true);
+    expect(decide('.*y.*', get('/x?y')).allowed).toBe(false);
+    expect(decide('/a b', get('/a%20b')).allowed).toBe(true);
+  });
+});
+
+describe('§3.2 mirror the router', () => {
+  test('case-insensitive unless caseSensitive', () => {
+    expect(decide('/rest/api', get('/REST/Api')).allowed).toBe(true);
+    expect(decide('/rest/api', get('/REST/Api'), { caseSensitive: true }).allowed).toBe(false);
+    expect(decide('/rest/api', get('/rest/api'), { caseSensitive: true }).allowed).toBe(true);
+  });
+
+  test('one trailing slash dropped unless strict', () => {
+    expect(decide('/x', get('/x/')).allowed).toBe(true);
+    expect(decide('/x', get('/x/'), { strict: true }).allowed).toBe(false);
+    expect(decide('/x/', get('/x/'), { strict: true }).allowed).toBe(true);
+    expect(decide('/', get('/')).allowed).toBe(true);
+  });
+});
+
+describe('§3.3 full match', () => {
+  test('the whole value must match, and `.` matches new lines', () => {
+    expect(decide('/x', get('/x/y')).allowed).toBe(false);
+    expect(decide('/x', get('/a/x')).allowed).toBe(false);
+    expect(decide('/x[QueryParam::v==a.b]', get('/x?v=a%0Ab')).allowed).toBe(true);
+    expect(decide('/x[QueryParam::v==a]', get('/x?v=ab')).allowed).toBe(false);
+    expect(decide('/x[JsonData::v==.*]', json({ v: 'line1\nline2' })).allowed).toBe(true);
+  });
+
+  test('alternation in a rule stays inside the anchors', () => {
+    expect(decide('/a|/b', get('/a')).allowed).toBe(true);
+    expect(decide('/a|/b', get('/a/evil')).allowed).toBe(false);
+    expect(decide('/x[QueryParam::v==1|2]', get('/x?v=12')).allowed).toBe(false);
+  });
+});
+
+describe('§3.4 method', () => {
+  test('no list admits every method, even unknown ones', () => {
+    for (const method of ['GET', 'DELETE', 'PROPFIND', 'options']) expect(decide('/x', { method, url: '/x' }).allowed).toBe(true);
+  });
+
+  test('GET admits HEAD; HEAD does not admit GET; request methods are case-insensitive', () => {
+    expect(decide('[GET]/x', { method: 'HEAD', url: '/x' }).allowed).toBe(true);
+    expect(decide('[HEAD]/x', get('/x')).allowed).toBe(false);
+    expect(decide('[post]/x', { method: 'post', url: '/x' }).allowed).toBe(true);
+    expect(decide('[GET,POST]/x', { method: 'PUT', url: '/x' }).allowed).toBe(false);
+    expect(decide('[GET]/x', { method: 'PROPFIND', url: '/x' }).allowed).toBe(false);
+  });
+});
+
+describe('§3.5 QueryParam', () => {
+  const rule = '/x[QueryParam::expand==(names|schema)]';
+  test.each([
+    ['expand=names', true],
+    ['expand=names&expand=schema', true],
+    ['expand=names&expand=all', false],
+    ['expand=all&expand=names', false],
+    ['other=1', false],
+    ['', false],
+    ['expand[]=names', false],
+    ['expand=names&expand[]=all', false],
+    ['expand=names&expand[x]=all', false],
+    ['expand=names&expand.x=all', false],
+    ['expand=names&expand%5B%5D=all', false],
+    ['%65xpand=names', true],
+    ['Expand=names', false],
+    ['expand=na%6Des', true],
+    ['expand=names&x=%zz', false],
+  ])('?%s → %s', (query, allowed) => {
+    expect(decide(rule, get(`/x?${query}`)).allowed).toBe(allowed);
+  });
+
+  test('+ is a space, a pair without = has the empty value, split on the first =', () => {
+    expect(decide('/x[QueryParam::q==a b]', get('/x?q=a+b')).allowed).toBe(true);
+    expect(decide('/x[QueryParam::q==a+b]', get('/x?q=a%2Bb')).allowed).toBe(false);
+    expect(decide('/x[QueryParam::q==a\\+b]', get('/x?q=a%2Bb')).allowed).toBe(true);
+    expect(decide('/x[QueryParam::flag==]', get('/x?flag')).allowed).toBe(true);
+    expect(decide('/x[QueryParam::q==a=b]', get('/x?q=a=b')).allowed).toBe(true);
+    expect(decide('/x[QueryParam::q==a&b]', get('/x?q=a%26b')).allowed).toBe(true);
+  });
+
+  test('an invalid escape anywhere makes QueryParam constraints fail with ambiguous_query', () => {
+    expect(decide(rule, get('/x?expand=names&junk=%E0%A4'))).toMatchObject({ allowed: false, reason: 'ambiguous_query' });
+    // A rule without QueryParam constraints still applies.
+    expect(decide(`${rule}\n/x`, get('/x?expand=%zz'))).toMatchObject({ allowed: true, line: 2 });
+    // When no QueryParam rule got as far as its constraint, the reason is no_rule_matched.
+    expect(decide(rule, get('/y?expand=%zz'))).toMatchObject({ allowed: false, reason: 'no_rule_matched' });
+  });
+
+  test('caps: query string over 8 KiB, value over 4 KiB', () => {
+    const anyValue = '/x[QueryParam::v==.*]';
+    expect(decide(anyValue, get(`/x?v=${'a'.repeat(4096)}`)).allowed).toBe(true);
+    expect(decide(anyValue, get(`/x?v=${'a'.repeat(4097)}`)).allowed).toBe(false);
+    expect(decide(anyValue, get(`/x?v=1&pad=${'a'.repeat(8190)}`)).allowed).toBe(false);
+  });
+});
+
+describe('§3.6 JsonData', () => {
+  const rule = '/x[JsonData::editable==false]';
+  test('only application/json and application/*+json bodies', () => {
+    expect(decide(rule, json({ editable: false })).allowed).toBe(true);
+    expect(decide(rule, json({ editable: false }, 'application/json; charset=utf-8')).allowed).toBe(true);
+    expect(decide(rule, json({ editable: false }, 'Application/JSON')).allowed).toBe(true);
+    expect(decide(rule, json({ editable: false }, 'application/vnd.api+json')).allowed).toBe(true);
+    expect(decide(rule, json({ editable: false }, 'text/plain')).allowed).toBe(false);
+    expect(decide(rule, json({ editable: false }, 'application/x-www-form-urlencoded')).allowed).toBe(false);
+    expect(decide(rule, json({ editable: false }, 'application/jsonx')).allowed).toBe(false);
+    expect(decide(rule, json({ editable: false }, 'text/json')).allowed).toBe(false);
+    expect(decide(rule, { method: 'POST', url: '/x', body: { editable: false } }).allowed).toBe(false);
+  });
+
+  test('a plain name is a top-level key, never a search of the tree', () => {
+    expect(decide(rule, json({ nested: { editable: false }, editable: true })).allowed).toBe(false);
+    expect(decide(rule, json({ nested: { editable: false } })).allowed).toBe(false);
+    expect(decide('/x[JsonData::nested.editable==false]', json({ nested: { editable: false } })).allowed).toBe(true);
+  });
+
+  test('own properties only, never the prototype', () => {
+    expect(decide('/x[JsonData::toString==.*]', json({})).allowed).toBe(false);
+    expect(decide('/x[JsonData::constructor.name==Object]', json({})).allowed).toBe(false);
+    expect(decide('/x[JsonData::__proto__.x==1]', json(JSON.parse('{"__proto__":{"x":"1"}}'))).allowed).toBe(true);
+    expect(decide('/x[JsonData::a.x==1]', json({ a: Object.create({ x: '1' }) })).allowed).toBe(false);
+    expect(decide('/x[JsonData::length==1]', json(['a'])).allowed).toBe(false);
+    expect(decide('/x[JsonData::a.length==3]', json({ a: 'abc' })).allowed).toBe(false);
+  });
+
+  test('scalars: strings, finite numbers via String(n), booleans, null', () => {
+    expect(decide('/x[JsonData::v==1]', json({ v: 1 })).allowed).toBe(true);
+    expect(decide('/x[JsonData::v==1000]', json(JSON.parse('{"v":1e3}'))).allowed).toBe(true);
+    expect(decide('/x[JsonData::v==0]', json({ v: -0 })).allowed).toBe(true);
+    expect(decide('/x[JsonData::v==1\\.5]', json({ v: 1.5 })).allowed).toBe(true);
+    expect(decide('/x[JsonData::v==true]', json({ v: true })).allowed).toBe(true);
+    expect(decide('/x[JsonData::v==true]', json({ v: 'true' })).allowed).toBe(true);
+    expect(decide('/x[JsonData::v==null]', json({ v: null })).allowed).toBe(true);
+    expect(decide('/x[JsonData::v==.*]', json({ v: { a: 1 } })).allowed).toBe(false);
+    expect(decide('/x[JsonData::v==.*]', json({})).allowed).toBe(false);
+    expect(decide('/x[JsonData::v==Infinity]', json({ v: Infinity })).allowed).toBe(false);
+  });
+
+  test('arrays: non-empty, every element a matching scalar; digit segments index arrays', () => {
+    const r = '/x[JsonData::ids==\\d+]';
+    expect(decide(r, json({ ids: [1, '2', 3] })).allowed).toBe(true);
+    expect(decide(r, json({ ids: [1, 'x'] })).allowed).toBe(false);
+    expect(decide(r, json({ ids: [] })).allowed).toBe(false);
+    expect(decide(r, json({ ids: [[1]] })).allowed).toBe(false);
+    expect(decide(r, json({ ids: [{ a: 1 }] })).allowed).toBe(false);
+    expect(decide('/x[JsonData::items.1.id==b]', json({ items: [{ id: 'a' }, { id: 'b' }] })).allowed).toBe(true);
+    expect(decide('/x[JsonData::items.2.id==b]', json({ items: [{ id: 'a' }, { id: 'b' }] })).allowed).toBe(false);
+    expect(decide('/x[JsonData::items.01==b]', json({ items: ['a', 'b'] })).allowed).toBe(false);
+    expect(decide('/x[JsonData::m.0==b]', json({ m: { 0: 'b' } })).allowed).toBe(true);
+    expect(decide('/x[JsonData::0==b]', json(['b'])).allowed).toBe(true);
+  });
+
+  test('a literal dot in a key is written \\.', () => {
+    expect(decide('/x[JsonData::a\\.b==1]', json({ 'a.b': 1 })).allowed).toBe(true);
+    expect(decide('/x[JsonData::a\\.b==1]', json({ a: { b: 1 } })).allowed).toBe(false);
+  });
+
+  test('caps: a string over 4 KiB, array text over 8 KiB', () => {
+    expect(decide('/x[JsonData::v==a*]', json({ v: 'a'.repeat(4096) })).allowed).toBe(true);
+    expect(decide('/x[JsonData::v==a*]', json({ v: 'a'.repeat(4097) })).allowed).toBe(false);
+    expect(decide('/x[JsonData::v==a*]', json({ v: 'é'.repeat(2049) })).allowed).toBe(false);
+    expect(decide('/x[JsonData::v==a*]', json({ v: ['a'.repeat(4000), 'a'.repeat(4000)] })).allowed).toBe(true);
+    expect(decide('/x[JsonData::v==a*]', json({ v: ['a'.repeat(4000), 'a'.repeat(4000), 'a'.repeat(400)] })).allowed).toBe(false);
+  });
+
+  test('a body that is not a JSON object never resolves a path', () => {
+    expect(decide(rule, json('editable')).allowed).toBe(false);
+    expect(decide(rule, json(null)).allowed).toBe(false);
+    expect(decide(rule, json(new Map([['editable', false]]))).allowed).toBe(false);
+  });
+});
+
+describe('bad input and misuse', () => {
+  test('a request with missing or odd fields is denied, not thrown', () => {
+    const set = parseRestrictions('/x');
+    expect(evaluateRestrictions(set, {} as RestrictionRequest)).toMatchObject({ allowed: false, reason: 'ambiguous_path' });
+    expect(evaluateRestrictions(set, { method: 42 as unknown as string, url: '/x' }).allowed).toBe(true);
+    expect(evaluateRestrictions(parseRestrictions('[GET]/x'), { method: 42 as unknown as string, url: '/x' }).allowed).toBe(false);
+  });
+
+  test('a set that did not come from parseRestrictions is a TypeError', () => {
+    expect(() => evaluateRestrictions({ rules: [] } as never, get('/x'))).toThrow(TypeError);
+  });
+});

@@ -1,0 +1,182 @@
+import { parseRestrictions, RestrictionSyntaxError, type RestrictionDiagnostic } from '../../../src/index.js';
+
+/** The errors parseRestrictions throws for `text` (fails the test when it does not throw). */
+function errorsOf(text: string, options?: { maxRules?: number }): readonly RestrictionDiagnostic[] {
+  try {
+    parseRestrictions(text, options);
+  } catch (err) {
+    expect(err).toBeInstanceOf(RestrictionSyntaxError);
+    return (err as RestrictionSyntaxError).errors;
+  }
+  throw new Error(`expected ${JSON.stringify(text)} not to parse`);
+}
+
+const SPEC_EXAMPLES = [
+  '.*/rest/api/2/issue/JRA.*',
+  '[post].*/rest/api/2/issue/KANBAN-100/comment.*',
+  '.*/rest/extender/1.0/filter/user/.*[QueryParam::permissions==true]',
+  '.*rest/extender/1.0/worklog/user/.*[QueryParam::dateFrom==2018-01-01][QueryParam::dateTo==2018-12-01]',
+  '.*/rest/api/2/filter[JsonData::editable==false][JsonData::favourite==false]',
+  '[GET,POST]/rest/api/2/issue/[A-Z]+-\\d+[QueryParam::expand==(names|schema)]',
+];
+
+describe('parseRestrictions', () => {
+  test.each(SPEC_EXAMPLES)('parses the SPEC example %s', (line) => {
+    expect(parseRestrictions(line).rules).toHaveLength(1);
+  });
+
+  test('splits a rule into methods, URL and constraints', () => {
+    const [rule] = parseRestrictions('[GET,POST]/rest/api/2/issue/[A-Z]+-\\d+[QueryParam::expand==(names|schema)][JsonData::a\\.b.c.0==x]').rules;
+    expect(rule).toEqual({
+      line: 1,
+      methods: ['GET', 'POST'],
+      url: '/rest/api/2/issue/[A-Z]+-\\d+',
+      urlColumn: 11,
+      constraints: [
+        { kind: 'QueryParam', name: 'expand', pattern: '(names|schema)', column: 39 },
+        { kind: 'JsonData', path: ['a.b', 'c', '0'], pattern: 'x', column: 75 },
+      ],
+    });
+  });
+
+  test('method names are case-insensitive and white space around them is ignored', () => {
+    const [rule] = parseRestrictions('  [ get ,\tPost ]   /x').rules;
+    expect(rule!.methods).toEqual(['GET', 'POST']);
+    expect(rule!.url).toBe('/x');
+  });
+
+  test('a line without a method list admits every method (methods is null)', () => {
+    expect(parseRestrictions('/x').rules[0]!.methods).toBeNull();
+  });
+
+  test('keywords are matched case-insensitively', () => {
+    const [rule] = parseRestrictions('/x[queryparam::a==1][JSONDATA::b==2]').rules;
+    expect(rule!.constraints.map((c) => c.kind)).toEqual(['QueryParam', 'JsonData']);
+  });
+
+  test('blank and comment lines are skipped but counted in line numbers, with \\n and \\r\\n', () => {
+    const set = parseRestrictions('# comment\r\n\r\n   \n  # indented comment\n/a\r\n/b');
+    expect(set.rules.map((r) => [r.line, r.url])).toEqual([
+      [5, '/a'],
+      [6, '/b'],
+    ]);
+  });
+
+  test('trailing white space of a line is ignored, an escaped trailing space is kept', () => {
+    expect(parseRestrictions('/x  \t').rules[0]!.url).toBe('/x');
+    expect(parseRestrictions('/x\\  ').rules[0]!.url).toBe('/x\\ ');
+  });
+
+  test('a character class in the URL is not a constraint; `[` + identifier + `::` is', () => {
+    const [rule] = parseRestrictions('[GET][a-z]+/[[:x]/\\[QueryParam::no][QueryParam::yes==1]').rules;
+    expect(rule!.url).toBe('[a-z]+/[[:x]/\\[QueryParam::no]');
+    expect(rule!.constraints).toHaveLength(1);
+  });
+
+  test('a constraint regex ends at the first unescaped `]` outside a class', () => {
+    const [rule] = parseRestrictions('/x[QueryParam::a==[\\]x]+\\]?]').rules;
+    expect(rule!.constraints[0]!.kind === 'QueryParam' && rule!.constraints[0]!.pattern).toBe('[\\]x]+\\]?');
+  });
+
+  test('a constraint regex may start with `=`', () => {
+    const [rule] = parseRestrictions('/x[QueryParam::a===1]').rules;
+    expect(rule!.constraints[0]).toMatchObject({ name: 'a', pattern: '=1' });
+  });
+
+  test('an empty text, or only comments, is an empty set (unrestricted)', () => {
+    expect(parseRestrictions('').rules).toEqual([]);
+    expect(parseRestrictions('# nothing\n\n').rules).toEqual([]);
+  });
+
+  test('the rules are frozen plain data', () => {
+    const set = parseRestrictions('/x[QueryParam::a==1]');
+    expect(Object.isFrozen(set.rules)).toBe(true);
+    expect(Object.isFrozen(set.rules[0])).toBe(true);
+    expect(JSON.parse(JSON.stringify(set))).toEqual({ rules: [{ line: 1, methods: null, url: '/x', urlColumn: 1, constraints: [{ kind: 'QueryParam', name: 'a', pattern: '1', column: 3 }] }] });
+  });
+
+  test('a non-string text is a programmer error (TypeError)', () => {
+    expect(() => parseRestrictions(undefined as unknown as string)).toThrow(TypeError);
+    expect(() => parseRestrictions('/x', { maxRules: -1 })).toThrow(/maxRules/);
+  });
+});
+
+describe('parse errors', () => {
+  test.each([
+    ['[FOO]/x', 'unknown_method', 2],
+    ['[GET,]/x', 'unknown_method', 6],
+    ['[GET', 'unclosed_bracket', 1],
+    ['[GET]', 'empty_url', 6],
+    ['[GET][QueryParam::a==1]', 'empty_url', 6],
+    ['/x[a-z', 'unclosed_bracket', 3],
+    ['/x[Bogus::a==b]', 'unknown_constraint', 4],
+    ['/x[QueryParam::a==b]junk', 'trailing_text', 21],
+    ['/x[QueryParam::a==b] junk', 'trailing_text', 22],
+    ['/x[QueryParam::a=1]', 'missing_operator', 17],
+    ['/x[QueryParam::a]', 'missing_operator', 17],
+    ['/x[QueryParam::==1]', 'empty_name', 16],
+    ['/x[QueryParam::a b==1]', 'invalid_name', 17],
+    ['/x[JsonData::a..b==1]', 'empty_name', 16],
+    ['/x[JsonData::a.==1]', 'empty_name', 16],
+    ['/x[JsonData::a\\x==1]', 'invalid_path', 15],
+    ['/x[QueryParam::a==1', 'unclosed_bracket', 3],
+    ['/x(', 'invalid_regex', 1],
+    ['/x[QueryParam::a==(]', 'invalid_regex', 19],
+    ['a)|(?:.*', 'invalid_regex', 1],
+    ['/x\u0000', 'control_character', 3],
+    ['/x\ry', 'control_character', 3],
+    ['(a|a)*', 'unsafe_regex', 1],
+    ['/x[QueryParam::a==(a+)+]', 'unsafe_regex', 19],
+    ['(a)\\1', 'unsafe_regex', 4],
+  ])('%j → %s at column %d', (text, code, column) => {
+    const errors = errorsOf(text);
+    expect(errors[0]).toMatchObject({ line: 1, column, code });
+    expect(errors[0]!.message.length).toBeGreaterThan(10);
+  });
+
+  test('a regex cannot escape the full-match anchors', () => {
+    // Compiled on its own, `a)|(?:.*` is unbalanced; had it been wrapped first it would match anything.
+    expect(errorsOf('/x[QueryParam::v==a)|(?:.*]')[0]!.code).toBe('invalid_regex');
+  });
+
+  test('line_too_long over 4 KiB (bytes, not characters)', () => {
+    expect(errorsOf(`/${'a'.repeat(4096)}`)[0]!.code).toBe('line_too_long');
+    expect(parseRestrictions(`/${'a'.repeat(4095)}`).rules).toHaveLength(1);
+    expect(errorsOf(`/${'é'.repeat(2048)}`)[0]!.code).toBe('line_too_long');
+  });
+
+  test('too_many_rules over the default 1,000 and over a configured limit; comments do not count', () => {
+    const rules = (n: number) => Array.from({ length: n }, (_, i) => `/r${i}`).join('\n');
+    expect(parseRestrictions(`# c\n${rules(1000)}`).rules).toHaveLength(1000);
+    expect(errorsOf(rules(1001))).toEqual([expect.objectContaining({ line: 1001, code: 'too_many_rules' })]);
+    expect(errorsOf(rules(3), { maxRules: 2 })[0]).toMatchObject({ line: 3, code: 'too_many_rules' });
+  });
+
+  test('errors of all lines are collected and thrown together, line numbers counting blank and comment lines', () => {
+    const errors = errorsOf('[FOO]/x\n# ok\n/fine\n\n[GET]\n/y[Nope::a==b]\n/z(');
+    expect(errors.map((e) => [e.line, e.code])).toEqual([
+      [1, 'unknown_method'],
+      [5, 'empty_url'],
+      [6, 'unknown_constraint'],
+      [7, 'invalid_regex'],
+    ]);
+  });
+
+  test('several bad regexes on one line are all reported', () => {
+    const errors = errorsOf('/x([QueryParam::a==(][JsonData::b==[]');
+    expect(errors.length).toBeGreaterThanOrEqual(1);
+    const two = errorsOf('/x[QueryParam::a==(][JsonData::b==)]');
+    expect(two.map((e) => e.code)).toEqual(['invalid_regex', 'invalid_regex']);
+  });
+
+  test('the error message summarises the first error and counts the rest', () => {
+    try {
+      parseRestrictions('[FOO]/x\n[BAR]/y');
+      throw new Error('should not parse');
+    } catch (err) {
+      expect(err).toBeInstanceOf(RestrictionSyntaxError);
+      expect((err as Error).message).toMatch(/line 1, column 2: unknown method `FOO`.*\(and 1 more\)/);
+      expect((err as RestrictionSyntaxError).code).toBe('restriction_syntax');
+    }
+  });
+});
