@@ -25,7 +25,11 @@ interface Subject {
   query: ParsedQuery | undefined;
 }
 
-/** Why one part of one rule failed; `null` means the part holds. */
+/**
+ * Why one part of one rule failed; `null` means the part holds. Explanations name paths, parameters and
+ * patterns but never echo query or body values: those may carry secrets, and explanations reach
+ * response bodies and audit logs.
+ */
 type Failure = string | null;
 
 const MAX_SHOWN = 64;
@@ -75,7 +79,7 @@ function queryFailure(c: CompiledQueryParam, subject: Subject): Failure {
   if (values === undefined) return `the query has no parameter ${show(c.name)}`;
   if (query.oversized.has(c.name)) return `a value of ${show(c.name)} is longer than ${MAX_VALUE_BYTES} bytes`;
   for (const value of values) {
-    if (!c.re.test(value)) return `value ${show(value)} of ${show(c.name)} does not match ${show(c.pattern)}`;
+    if (!c.re.test(value)) return `a value of ${show(c.name)} does not match ${show(c.pattern)}`;
   }
   return null;
 }
@@ -123,14 +127,14 @@ function jsonFailure(c: CompiledJsonData, subject: Subject): Failure {
       if (text === null) return `${where} holds a non-scalar element`;
       total += text.length;
       if (exceedsBytes(text, MAX_VALUE_BYTES) || total > MAX_ARRAY_TEXT_BYTES) return `${where} is over the size cap`;
-      if (!c.re.test(text)) return `element ${show(text)} of ${where} does not match ${show(c.pattern)}`;
+      if (!c.re.test(text)) return `an element of ${where} does not match ${show(c.pattern)}`;
     }
     return null;
   }
   const text = scalarText(value);
   if (text === null) return `${where} is not a scalar value`;
   if (exceedsBytes(text, MAX_VALUE_BYTES)) return `${where} is longer than ${MAX_VALUE_BYTES} bytes`;
-  return c.re.test(text) ? null : `${where} value ${show(text)} does not match ${show(c.pattern)}`;
+  return c.re.test(text) ? null : `the value of ${where} does not match ${show(c.pattern)}`;
 }
 
 /** Checks method, URL and constraints in that order; the first failing part, or null when all hold. */

@@ -276,7 +276,10 @@ function expandQuantifier(q: AST.Quantifier, flags: ReadonlyFlags, n: number): I
   if (q.min === q.max && q.min <= 64) {
     // Exact repetition: `\d{4}` is four characters.
     const once = expandElement(q.element, flags, n);
-    if (once.length === 1) return Array.from({ length: q.min }, () => once[0]!).flat();
+    if (once.length === 1) {
+      if (once[0]!.length * q.min > MAX_ITEMS) throw new Unsafe('the regex is too large to analyse', q.start);
+      return Array.from({ length: q.min }, () => once[0]!).flat();
+    }
   }
   const unbounded = q.max === Infinity || q.max - q.min > BOUNDED_SPREAD;
   const spread = unbounded ? n : (q.max - q.min + 1) * Math.max(1, body.max - body.min + 1);
