@@ -18,6 +18,9 @@ const FORBIDDEN_ESCAPE = /%(?:2[fFeE5]|5[cC]|3[bB]|[01][0-9a-fA-F]|7[fF])/;
 /** C1 controls after decoding (U+0080–U+009F). */
 const C1_CONTROL = /[\u0080-\u009f]/;
 const DOT_SEGMENT = /(?:^|\/)\.\.?(?:\/|$)/;
+/** One pass that finds anything the detailed checks below would look at; most paths match none of it. */
+// eslint-disable-next-line no-control-regex
+const SUSPICIOUS = /[\\;#%\u0000-\u001f\u007f-\uffff]|\/\/|\/\.\.?(?:\/|$)/;
 
 const reject = (message: string): CanonicalPath => ({ ok: false, reason: 'ambiguous_path', message });
 
@@ -31,84 +34,164 @@ const reject = (message: string): CanonicalPath => ({ ok: false, reason: 'ambigu
 export function canonicalizePath(rawPath: string, options: { strict?: boolean } = {}): CanonicalPath {
   if (rawPath.length > MAX_PATH_BYTES) return reject(`the path is longer than ${MAX_PATH_BYTES} bytes`);
   if (rawPath.charCodeAt(0) !== 0x2f) return reject('the path does not start with `/`');
+  const path = SUSPICIOUS.test(rawPath) ? checkAndDecode(rawPath) : rawPath;
+  if (typeof path !== 'string') return path;
+  return { ok: true, path: !options.strict && path.length > 1 && path.charCodeAt(path.length - 1) === 0x2f ? path.slice(0, -1) : path };
+}
+
+/** The slow path of {@link canonicalizePath}: says what is wrong, or decodes. */
+function checkAndDecode(rawPath: string): string | CanonicalPath {
   const raw = FORBIDDEN_RAW.exec(rawPath);
   if (raw) return reject(`the path contains a forbidden character (U+${raw[0].charCodeAt(0).toString(16).padStart(4, '0')})`);
   if (rawPath.includes('//')) return reject('the path contains `//`');
   if (DOT_SEGMENT.test(rawPath)) return reject('the path contains a `.` or `..` segment');
-  let path = rawPath;
-  if (rawPath.includes('%')) {
-    const escape = FORBIDDEN_ESCAPE.exec(rawPath);
-    if (escape) return reject(`the path encodes a forbidden character (${escape[0]})`);
-    try {
-      path = decodeURIComponent(rawPath);
-    } catch {
-      return reject('the path has an invalid or non-UTF-8 percent-escape');
-    }
-    if (C1_CONTROL.test(path)) return reject('the path encodes a control character');
+  if (!rawPath.includes('%')) return rawPath;
+  const escape = FORBIDDEN_ESCAPE.exec(rawPath);
+  if (escape) return reject(`the path encodes a forbidden character (${escape[0]})`);
+  let path: string;
+  try {
+    path = decodeURIComponent(rawPath);
+  } catch {
+    return reject('the path has an invalid or non-UTF-8 percent-escape');
   }
-  if (!options.strict && path.length > 1 && path.charCodeAt(path.length - 1) === 0x2f) path = path.slice(0, -1);
-  return { ok: true, path };
+  if (C1_CONTROL.test(path)) return reject('the path encodes a control character');
+  return path;
 }
 
 /** The parsed query string: every value of every name, and the names that also appear in bracket or dot form. */
 export interface ParsedQuery {
-  /** False when an escape anywhere in the query is invalid: then no QueryParam constraint holds. */
+  /** False when the query cannot be used: then no QueryParam constraint holds. */
   readonly valid: boolean;
   /** Why the query cannot be used, when it cannot. */
   readonly problem?: string;
   /** True when the query cannot be used because an escape is invalid (SPEC §3.5: `ambiguous_query`). */
   readonly ambiguous: boolean;
-  readonly values: ReadonlyMap<string, readonly string[]>;
-  /** Base names `x` of parameters written `x[]`, `x[k]` or `x.k` (qs folds those into `x`). */
-  readonly folded: ReadonlySet<string>;
-  /** Names with a value longer than {@link MAX_VALUE_BYTES} raw bytes. */
-  readonly oversized: ReadonlySet<string>;
+  /**
+   * The decoded values of a parameter, in order; undefined when it is absent. Values are decoded on
+   * first use, since most requests only ever look at one or two parameters.
+   */
+  values(name: string): readonly string[] | undefined;
+  /** True when `name[]`, `name[k]` or `name.k` is present (qs folds those into `name`). */
+  isFolded(name: string): boolean;
+  /** True when a value of `name` is longer than {@link MAX_VALUE_BYTES} raw bytes. */
+  isOversized(name: string): boolean;
+}
+
+const HEX = (c: number): number => (c <= 0x39 ? c - 0x30 : (c | 0x20) - 0x57);
+
+/**
+ * Decodes a query part whose escapes are known to be valid: `+` is a space. Escapes of ASCII bytes are
+ * decoded here (V8's decodeURIComponent is slow for short strings); UTF-8 sequences go to it.
+ */
+function decodeQueryPart(part: string): string {
+  const percent = part.indexOf('%');
+  if (percent < 0 && !part.includes('+')) return part;
+  if (percent >= 0 && HIGH_ESCAPE.test(part)) return decodeURIComponent(part.replace(PLUS, ' '));
+  // Only ASCII escapes are left: decode them here.
+  let out = '';
+  let from = 0;
+  for (let i = 0; i < part.length; i++) {
+    const c = part.charCodeAt(i);
+    if (c === 0x2b) {
+      out += `${part.slice(from, i)} `;
+      from = i + 1;
+    } else if (c === 0x25) {
+      out += part.slice(from, i) + String.fromCharCode(HEX(part.charCodeAt(i + 1)) * 16 + HEX(part.charCodeAt(i + 2)));
+      i += 2;
+      from = i + 1;
+    }
+  }
+  return out + part.slice(from);
+}
+
+const PLUS = /\+/g;
+
+/** An escape of a non-ASCII byte (which needs UTF-8 validation). */
+const HIGH_ESCAPE = /%[89A-Fa-f]/;
+/** A `%` not followed by two hex digits, or an escape that needs UTF-8 validation. */
+const NEEDS_VALIDATION = /%(?![0-7][0-9A-Fa-f])/;
+
+/** True when every escape of `raw` is valid percent-encoded UTF-8. */
+function escapesAreValid(raw: string): boolean {
+  if (!NEEDS_VALIDATION.test(raw)) return true;
+  // Escapes never contain `&`, `=` or `+`, so the whole query decodes exactly when every part does.
+  try {
+    decodeURIComponent(raw);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+class Query implements ParsedQuery {
+  readonly valid = true;
+  readonly ambiguous = false;
+  /** Raw values by decoded name. */
+  private readonly raw = new Map<string, string[]>();
+  /** Decoded values, filled on first use of a name. */
+  private decoded: Map<string, readonly string[]> | undefined;
+  private folded: Set<string> | undefined;
+  private oversized: Set<string> | undefined;
+
+  constructor(raw: string) {
+    let start = 0;
+    while (start <= raw.length) {
+      let end = raw.indexOf('&', start);
+      if (end < 0) end = raw.length;
+      if (end > start) {
+        const eq = raw.indexOf('=', start);
+        const hasValue = eq >= 0 && eq < end;
+        const name = decodeQueryPart(raw.slice(start, hasValue ? eq : end));
+        const value = hasValue ? raw.slice(eq + 1, end) : '';
+        if (exceedsBytes(value, MAX_VALUE_BYTES)) (this.oversized ??= new Set()).add(name);
+        const list = this.raw.get(name);
+        if (list) list.push(value);
+        else this.raw.set(name, [value]);
+        if (name.includes('[') || name.includes('.')) {
+          // Every prefix that ends before a `[` or a `.`: `a.b[c]` folds into `a` and `a.b`.
+          for (let i = 0; i < name.length; i++) {
+            const c = name.charCodeAt(i);
+            if (c === 0x5b || c === 0x2e) (this.folded ??= new Set()).add(name.slice(0, i));
+          }
+        }
+      }
+      start = end + 1;
+    }
+  }
+
+  values(name: string): readonly string[] | undefined {
+    const cached = this.decoded?.get(name);
+    if (cached !== undefined) return cached;
+    const raw = this.raw.get(name);
+    if (raw === undefined) return undefined;
+    const decoded = raw.length === 1 ? [decodeQueryPart(raw[0]!)] : raw.map(decodeQueryPart);
+    (this.decoded ??= new Map()).set(name, decoded);
+    return decoded;
+  }
+
+  isFolded(name: string): boolean {
+    return this.folded !== undefined && this.folded.has(name);
+  }
+
+  isOversized(name: string): boolean {
+    return this.oversized !== undefined && this.oversized.has(name);
+  }
 }
 
 const unusable = (problem: string, ambiguous: boolean): ParsedQuery => ({
   valid: false,
   problem,
   ambiguous,
-  values: new Map(),
-  folded: new Set(),
-  oversized: new Set(),
+  values: () => undefined,
+  isFolded: () => false,
+  isOversized: () => false,
 });
-const EMPTY_QUERY: ParsedQuery = { valid: true, ambiguous: false, values: new Map(), folded: new Set(), oversized: new Set() };
-
-function decodeQueryPart(part: string): string {
-  const spaced = part.includes('+') ? part.replace(/\+/g, ' ') : part;
-  return spaced.includes('%') ? decodeURIComponent(spaced) : spaced;
-}
 
 /** Splits and decodes a raw query string (without `?`) per SPEC §3.5. */
 export function parseQuery(rawQuery: string): ParsedQuery {
-  if (rawQuery === '') return EMPTY_QUERY;
-  if (rawQuery.length > MAX_QUERY_BYTES) {
-    return unusable(`the query string is longer than ${MAX_QUERY_BYTES} bytes`, false);
-  }
-  const values = new Map<string, string[]>();
-  const folded = new Set<string>();
-  const oversized = new Set<string>();
-  try {
-    for (const pair of rawQuery.split('&')) {
-      if (pair === '') continue;
-      const eq = pair.indexOf('=');
-      const name = decodeQueryPart(eq < 0 ? pair : pair.slice(0, eq));
-      const value = eq < 0 ? '' : decodeQueryPart(pair.slice(eq + 1));
-      if (pair.length - eq - 1 > MAX_VALUE_BYTES && eq >= 0) oversized.add(name);
-      const list = values.get(name);
-      if (list) list.push(value);
-      else values.set(name, [value]);
-      // Register every prefix that ends before a `[` or a `.`: `a.b[c]` folds into `a` and `a.b`.
-      for (let i = 0; i < name.length; i++) {
-        const c = name.charCodeAt(i);
-        if (c === 0x5b || c === 0x2e) folded.add(name.slice(0, i));
-      }
-    }
-  } catch {
-    return unusable('the query string has an invalid percent-escape', true);
-  }
-  return { valid: true, ambiguous: false, values, folded, oversized };
+  if (rawQuery.length > MAX_QUERY_BYTES) return unusable(`the query string is longer than ${MAX_QUERY_BYTES} bytes`, false);
+  if (!escapesAreValid(rawQuery)) return unusable('the query string has an invalid percent-escape', true);
+  return new Query(rawQuery);
 }
 
 /** True for `application/json` and `application/*+json`, ignoring case and parameters (SPEC §3.6). */

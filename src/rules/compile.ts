@@ -25,25 +25,33 @@ function methodMask(methods: readonly Method[] | null): number {
 /** Wraps a regex for full matching; it was compiled on its own first, so it cannot escape the group. */
 export const fullMatch = (source: string, flags: string): RegExp => new RegExp(`^(?:${source})$`, flags);
 
-/** A QueryParam constraint, ready to evaluate. */
-export interface CompiledQueryParam {
-  readonly name: string;
+/** A value regex; `literal` is set when the regex can only match that exact text (then no regex runs). */
+export interface CompiledValue {
   readonly re: RegExp;
+  readonly literal: string | null;
   readonly pattern: string;
 }
 
-/** A JsonData constraint, ready to evaluate. */
-export interface CompiledJsonData {
-  readonly path: readonly string[];
-  readonly re: RegExp;
-  readonly pattern: string;
+/** A QueryParam constraint, ready to evaluate. */
+export interface CompiledQueryParam extends CompiledValue {
+  readonly name: string;
 }
+
+/** A JsonData constraint, ready to evaluate. */
+export interface CompiledJsonData extends CompiledValue {
+  readonly path: readonly string[];
+}
+
+/** Whether a value full-matches a constraint's regex. */
+export const valueMatches = (c: CompiledValue, value: string): boolean => (c.literal !== null ? value === c.literal : c.re.test(value));
 
 /** A rule, ready to evaluate. */
 export interface CompiledRule {
   readonly rule: Rule;
   readonly line: number;
   readonly mask: number;
+  /** Rules with the same URL regex share a group (and its compiled regexes), so one evaluation tests it once. */
+  readonly urlGroup: number;
   /** Case-insensitive full-match URL regex (the default, Express's default routing). */
   readonly url: RegExp;
   /** Case-sensitive variant, compiled on first use. */
@@ -51,27 +59,31 @@ export interface CompiledRule {
   /** A literal every matching path contains (ASCII, as written), or '' when none is known. */
   readonly literal: string;
   readonly literalLower: string;
+  /** True when the URL regex matches exactly `literal` (case-folded unless case-sensitive) and nothing else. */
+  readonly literalOnly: boolean;
   readonly query: readonly CompiledQueryParam[];
   readonly json: readonly CompiledJsonData[];
 }
 
-export function compileRule(rule: Rule): CompiledRule {
-  const literal = requiredLiteral(rule.url);
+function compileRule(rule: Rule, urlGroup: number, shared: CompiledRule | undefined): CompiledRule {
+  const literal = shared ? shared.literal : requiredLiteral(rule.url);
   const query: CompiledQueryParam[] = [];
   const json: CompiledJsonData[] = [];
   for (const c of rule.constraints) {
-    const re = fullMatch(c.pattern, 's');
-    if (c.kind === 'QueryParam') query.push({ name: c.name, re, pattern: c.pattern });
-    else json.push({ path: c.path, re, pattern: c.pattern });
+    const value = { re: fullMatch(c.pattern, 's'), literal: literalPattern(c.pattern), pattern: c.pattern };
+    if (c.kind === 'QueryParam') query.push({ name: c.name, ...value });
+    else json.push({ path: c.path, ...value });
   }
   return {
     rule,
     line: rule.line,
     mask: methodMask(rule.methods),
-    url: fullMatch(rule.url, 'si'),
-    urlSensitive: undefined,
+    urlGroup,
+    url: shared ? shared.url : fullMatch(rule.url, 'si'),
+    urlSensitive: shared?.urlSensitive,
     literal,
     literalLower: literal.toLowerCase(),
+    literalOnly: shared ? shared.literalOnly : literal !== '' && literalPattern(rule.url) === literal,
     query,
     json,
   };
@@ -83,6 +95,23 @@ export function urlRegex(rule: CompiledRule, caseSensitive: boolean): RegExp {
 }
 
 const literalParser = new RegExpParser({ ecmaVersion: 2025 });
+
+/** The text a regex matches when it is nothing but plain characters (`project = P1`, `true`); else null. */
+export function literalPattern(source: string): string | null {
+  let pattern: AST.Pattern;
+  try {
+    pattern = literalParser.parsePattern(source, 0, source.length, { unicode: false });
+  } catch {
+    return null;
+  }
+  if (pattern.alternatives.length !== 1) return null;
+  let text = '';
+  for (const el of pattern.alternatives[0]!.elements) {
+    if (el.type !== 'Character') return null;
+    text += String.fromCharCode(el.value);
+  }
+  return text;
+}
 
 /**
  * The longest run of plain ASCII characters that every match of `source` must contain, or ''. Only
@@ -195,13 +224,27 @@ function mergeSorted(a: readonly number[], b: readonly number[]): readonly numbe
 
 /** The compiled side of a {@link RestrictionSet}: rules and, for large sets, an index per case mode. */
 export class CompiledSet {
+  readonly rules: readonly CompiledRule[];
   readonly hasQuery: boolean;
   private indexInsensitive: TrigramIndex | undefined;
   private indexSensitive: TrigramIndex | undefined;
+  /** Per-evaluation memo of URL-group results: valid where `urlStamp[g] === stamp`. */
+  private readonly urlStamp: Uint32Array;
+  private readonly urlResult: Uint8Array;
+  private stamp = 0;
 
-  constructor(readonly rules: readonly CompiledRule[]) {
-    this.hasQuery = rules.some((r) => r.query.length > 0);
-    if (rules.length >= INDEX_THRESHOLD) this.indexInsensitive = new TrigramIndex(rules.map((r) => r.literalLower));
+  constructor(rules: readonly Rule[]) {
+    const groups = new Map<string, CompiledRule>();
+    this.rules = rules.map((rule) => {
+      const shared = groups.get(rule.url);
+      const compiled = compileRule(rule, shared ? shared.urlGroup : groups.size, shared);
+      if (!shared) groups.set(rule.url, compiled);
+      return compiled;
+    });
+    this.urlStamp = new Uint32Array(groups.size);
+    this.urlResult = new Uint8Array(groups.size);
+    this.hasQuery = this.rules.some((r) => r.query.length > 0);
+    if (rules.length >= INDEX_THRESHOLD) this.indexInsensitive = new TrigramIndex(this.rules.map((r) => r.literalLower));
   }
 
   /** The index for a case mode, or undefined when the set is small enough to scan. */
@@ -209,5 +252,26 @@ export class CompiledSet {
     if (this.rules.length < INDEX_THRESHOLD) return undefined;
     if (!caseSensitive) return this.indexInsensitive;
     return (this.indexSensitive ??= new TrigramIndex(this.rules.map((r) => r.literal)));
+  }
+
+  /** Starts an evaluation: forgets the URL results of the previous one. Evaluations never interleave. */
+  begin(): void {
+    if (++this.stamp === 0xffffffff) {
+      this.urlStamp.fill(0);
+      this.stamp = 1;
+    }
+  }
+
+  /** Whether the rule's URL regex matches the path; `haystack` is the path, case-folded unless case-sensitive. */
+  urlMatches(rule: CompiledRule, path: string, haystack: string, caseSensitive: boolean): boolean {
+    const g = rule.urlGroup;
+    if (this.urlStamp[g] === this.stamp) return this.urlResult[g] === 1;
+    const literal = caseSensitive ? rule.literal : rule.literalLower;
+    const matches = rule.literalOnly
+      ? haystack === literal
+      : (literal === '' || haystack.includes(literal)) && urlRegex(rule, caseSensitive).test(path);
+    this.urlStamp[g] = this.stamp;
+    this.urlResult[g] = matches ? 1 : 0;
+    return matches;
   }
 }

@@ -8,7 +8,7 @@ import {
   parseQuery,
   type ParsedQuery,
 } from './canonical.js';
-import { methodBit, urlRegex, type CompiledJsonData, type CompiledQueryParam, type CompiledRule } from './compile.js';
+import { methodBit, urlRegex, valueMatches, type CompiledJsonData, type CompiledQueryParam, type CompiledRule, type CompiledSet } from './compile.js';
 import { formatRule } from './format.js';
 import { RestrictionSet } from './parse.js';
 import type { Decision, DenialReason, EvaluateOptions, RestrictionRequest } from './types.js';
@@ -25,12 +25,8 @@ interface Subject {
   query: ParsedQuery | undefined;
 }
 
-/**
- * Why one part of one rule failed; `null` means the part holds. Explanations name paths, parameters and
- * patterns but never echo query or body values: those may carry secrets, and explanations reach
- * response bodies and audit logs.
- */
-type Failure = string | null;
+// Explanations name paths, parameters and patterns but never echo query or body values: those may
+// carry secrets, and explanations reach response bodies and audit logs.
 
 const MAX_SHOWN = 64;
 const show = (s: string): string => JSON.stringify(s.length > MAX_SHOWN ? `${s.slice(0, MAX_SHOWN)}…` : s);
@@ -71,17 +67,34 @@ function queryOf(subject: Subject): ParsedQuery {
   return (subject.query ??= parseQuery(subject.rawQuery));
 }
 
-function queryFailure(c: CompiledQueryParam, subject: Subject): Failure {
+/** Why a QueryParam constraint failed, as an allocation-free code; null when it holds. */
+type QueryMiss = 'unusable' | 'folded' | 'missing' | 'oversized' | 'mismatch' | null;
+
+function checkQuery(c: CompiledQueryParam, subject: Subject): QueryMiss {
   const query = queryOf(subject);
-  if (!query.valid) return query.problem!;
-  if (query.folded.has(c.name)) return `the query also has a bracket or dot form of ${show(c.name)}`;
-  const values = query.values.get(c.name);
-  if (values === undefined) return `the query has no parameter ${show(c.name)}`;
-  if (query.oversized.has(c.name)) return `a value of ${show(c.name)} is longer than ${MAX_VALUE_BYTES} bytes`;
-  for (const value of values) {
-    if (!c.re.test(value)) return `a value of ${show(c.name)} does not match ${show(c.pattern)}`;
-  }
+  if (!query.valid) return 'unusable';
+  if (query.isFolded(c.name)) return 'folded';
+  const values = query.values(c.name);
+  if (values === undefined) return 'missing';
+  if (query.isOversized(c.name)) return 'oversized';
+  for (const value of values) if (!valueMatches(c, value)) return 'mismatch';
   return null;
+}
+
+function describeQueryMiss(miss: Exclude<QueryMiss, null>, c: CompiledQueryParam, subject: Subject): string {
+  const name = show(c.name);
+  switch (miss) {
+    case 'unusable':
+      return queryOf(subject).problem!;
+    case 'folded':
+      return `the query also has a bracket or dot form of ${name}`;
+    case 'missing':
+      return `the query has no parameter ${name}`;
+    case 'oversized':
+      return `a value of ${name} is longer than ${MAX_VALUE_BYTES} bytes`;
+    case 'mismatch':
+      return `a value of ${name} does not match ${show(c.pattern)}`;
+  }
 }
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
@@ -106,39 +119,55 @@ function scalarText(value: unknown): string | null {
   }
 }
 
-function jsonFailure(c: CompiledJsonData, subject: Subject): Failure {
-  if (!isJsonContentType(subject.contentType)) {
-    return `the content type ${show(subject.contentType ?? '(none)')} is not application/json`;
-  }
+/** Why a JsonData constraint failed, as an allocation-free code; null when it holds. */
+type JsonMiss = 'content_type' | 'missing' | 'empty_array' | 'not_scalar' | 'over_cap' | 'mismatch' | null;
+
+function checkJson(c: CompiledJsonData, subject: Subject): JsonMiss {
+  if (!isJsonContentType(subject.contentType)) return 'content_type';
   let value: unknown = subject.body;
   for (const segment of c.path) {
-    if (Array.isArray(value) ? ALL_DIGITS.test(segment) && Object.hasOwn(value, segment) : isPlainObject(value) && Object.hasOwn(value, segment)) {
-      value = (value as Record<string, unknown>)[segment];
-    } else {
-      return `the JSON body has no ${show(c.path.join('.'))}`;
-    }
+    const own = Array.isArray(value) ? ALL_DIGITS.test(segment) && Object.hasOwn(value, segment) : isPlainObject(value) && Object.hasOwn(value, segment);
+    if (!own) return 'missing';
+    value = (value as Record<string, unknown>)[segment];
   }
-  const where = show(c.path.join('.'));
   if (Array.isArray(value)) {
-    if (value.length === 0) return `${where} is an empty array`;
+    if (value.length === 0) return 'empty_array';
     let total = 0;
     for (const element of value) {
       const text = scalarText(element);
-      if (text === null) return `${where} holds a non-scalar element`;
+      if (text === null) return 'not_scalar';
       total += text.length;
-      if (exceedsBytes(text, MAX_VALUE_BYTES) || total > MAX_ARRAY_TEXT_BYTES) return `${where} is over the size cap`;
-      if (!c.re.test(text)) return `an element of ${where} does not match ${show(c.pattern)}`;
+      if (exceedsBytes(text, MAX_VALUE_BYTES) || total > MAX_ARRAY_TEXT_BYTES) return 'over_cap';
+      if (!valueMatches(c, text)) return 'mismatch';
     }
     return null;
   }
   const text = scalarText(value);
-  if (text === null) return `${where} is not a scalar value`;
-  if (exceedsBytes(text, MAX_VALUE_BYTES)) return `${where} is longer than ${MAX_VALUE_BYTES} bytes`;
-  return c.re.test(text) ? null : `the value of ${where} does not match ${show(c.pattern)}`;
+  if (text === null) return 'not_scalar';
+  if (exceedsBytes(text, MAX_VALUE_BYTES)) return 'over_cap';
+  return valueMatches(c, text) ? null : 'mismatch';
 }
 
-/** Checks method, URL and constraints in that order; the first failing part, or null when all hold. */
-function ruleFailure(rule: CompiledRule, subject: Subject): Failure {
+function describeJsonMiss(miss: Exclude<JsonMiss, null>, c: CompiledJsonData, subject: Subject): string {
+  const where = show(c.path.join('.'));
+  switch (miss) {
+    case 'content_type':
+      return `the content type ${show(subject.contentType ?? '(none)')} is not application/json`;
+    case 'missing':
+      return `the JSON body has no ${where}`;
+    case 'empty_array':
+      return `${where} is an empty array`;
+    case 'not_scalar':
+      return `${where} is not a scalar or an array of scalars`;
+    case 'over_cap':
+      return `${where} is over the size cap (${MAX_VALUE_BYTES} bytes a value, ${MAX_ARRAY_TEXT_BYTES} an array)`;
+    case 'mismatch':
+      return `a value of ${where} does not match ${show(c.pattern)}`;
+  }
+}
+
+/** Checks method, URL and constraints in that order; the first failing part, described, or null when all hold. */
+function ruleFailure(rule: CompiledRule, subject: Subject): string | null {
   if ((rule.mask & subject.bit) === 0) {
     return `method ${subject.method} is not in [${rule.rule.methods!.join(',')}]`;
   }
@@ -146,24 +175,22 @@ function ruleFailure(rule: CompiledRule, subject: Subject): Failure {
     return `path ${show(subject.path)} does not match ${show(rule.rule.url)}`;
   }
   for (const c of rule.query) {
-    const failure = queryFailure(c, subject);
-    if (failure !== null) return `QueryParam::${c.name}: ${failure}`;
+    const miss = checkQuery(c, subject);
+    if (miss !== null) return `QueryParam::${c.name}: ${describeQueryMiss(miss, c, subject)}`;
   }
   for (const c of rule.json) {
-    const failure = jsonFailure(c, subject);
-    if (failure !== null) return `JsonData::${c.path.join('.')}: ${failure}`;
+    const miss = checkJson(c, subject);
+    if (miss !== null) return `JsonData::${c.path.join('.')}: ${describeJsonMiss(miss, c, subject)}`;
   }
   return null;
 }
 
-/** The fast check: method bit and literal first, the regexes only when they can matter. */
-function ruleHolds(rule: CompiledRule, subject: Subject, haystack: string): boolean {
+/** The fast check: method bit first, then the URL (memoized per group), then the constraints. */
+function ruleHolds(compiled: CompiledSet, rule: CompiledRule, subject: Subject, haystack: string): boolean {
   if ((rule.mask & subject.bit) === 0) return false;
-  const literal = subject.caseSensitive ? rule.literal : rule.literalLower;
-  if (literal !== '' && !haystack.includes(literal)) return false;
-  if (!urlRegex(rule, subject.caseSensitive).test(subject.path)) return false;
-  for (const c of rule.query) if (queryFailure(c, subject) !== null) return false;
-  for (const c of rule.json) if (jsonFailure(c, subject) !== null) return false;
+  if (!compiled.urlMatches(rule, subject.path, haystack, subject.caseSensitive)) return false;
+  for (const c of rule.query) if (checkQuery(c, subject) !== null) return false;
+  for (const c of rule.json) if (checkJson(c, subject) !== null) return false;
   return true;
 }
 
@@ -215,15 +242,27 @@ export function evaluateRestrictions(set: RestrictionSet, request: RestrictionRe
     caseSensitive: options.caseSensitive === true,
     query: undefined,
   };
-  const haystack = subject.caseSensitive ? subject.path : subject.path.toLowerCase();
+  const haystack = subject.caseSensitive ? subject.path : asciiLowerCase(subject.path);
   const index = compiled.index(subject.caseSensitive);
+  compiled.begin();
   if (index === undefined) {
-    for (const rule of rules) if (ruleHolds(rule, subject, haystack)) return allowed(rule);
+    for (const rule of rules) if (ruleHolds(compiled, rule, subject, haystack)) return allowed(rule);
   } else {
-    for (const i of index.candidates(haystack)) if (ruleHolds(rules[i]!, subject, haystack)) return allowed(rules[i]!);
+    for (const i of index.candidates(haystack)) if (ruleHolds(compiled, rules[i]!, subject, haystack)) return allowed(rules[i]!);
   }
   const reason: DenialReason = compiled.hasQuery && failedOnAmbiguousQuery(rules, subject) ? 'ambiguous_query' : 'no_rule_matched';
   return new RestrictionDecision(false, undefined, reason, () => explainDenial(rules, subject));
+}
+
+const NON_ASCII = /[^\x00-\x7f]/;
+const ASCII_UPPER = /[A-Z]+/g;
+
+/**
+ * Lower-cases ASCII letters only. The URL regexes match case-insensitively without the `u` flag, where
+ * no non-ASCII character matches an ASCII one; `toLowerCase` would turn the Kelvin sign into `k`.
+ */
+function asciiLowerCase(s: string): string {
+  return NON_ASCII.test(s) ? s.replace(ASCII_UPPER, (m) => m.toLowerCase()) : s.toLowerCase();
 }
 
 function allowed(rule: CompiledRule): Decision {

@@ -1,6 +1,6 @@
 // Parses restriction text into a compiled RestrictionSet, collecting every error of every line (SPEC §2).
 import { MAX_PATH_BYTES, MAX_VALUE_BYTES } from './canonical.js';
-import { CompiledSet, compileRule } from './compile.js';
+import { CompiledSet } from './compile.js';
 import { RestrictionSyntaxError, type RestrictionDiagnostic, type RestrictionErrorCode } from './errors.js';
 import { scanLine, type ScannedRule } from './parse-line.js';
 import { COST_BUDGET, vetRegex } from './regex-safety.js';
@@ -154,5 +154,5 @@ export function analyseRestrictions(text: string, options: ParseOptions = {}): A
 export function parseRestrictions(text: string, options: ParseOptions = {}): RestrictionSet {
   const analysis = analyseRestrictions(text, options);
   if (analysis.errors.length > 0) throw new RestrictionSyntaxError(analysis.errors);
-  return new RestrictionSet(analysis.rules, new CompiledSet(analysis.rules.map(compileRule)));
+  return new RestrictionSet(analysis.rules, new CompiledSet(analysis.rules));
 }

@@ -31,13 +31,25 @@ describe('parseQuery', () => {
   test('splits on &, then on the first =, + as space, decodes once, records folded names', () => {
     const q = parseQuery('a=1&a=2&b&c=x=y&d=a+b%2B&e[]=1&f.g=2&h[i][j]=3&&');
     expect(q.valid).toBe(true);
-    expect(Object.fromEntries(q.values)).toEqual({ a: ['1', '2'], b: [''], c: ['x=y'], d: ['a b+'], 'e[]': ['1'], 'f.g': ['2'], 'h[i][j]': ['3'] });
-    expect([...q.folded].sort()).toEqual(['e', 'f', 'h', 'h[i]']);
+    const expected = { a: ['1', '2'], b: [''], c: ['x=y'], d: ['a b+'], 'e[]': ['1'], 'f.g': ['2'], 'h[i][j]': ['3'] };
+    for (const [name, values] of Object.entries(expected)) expect(q.values(name)).toEqual(values);
+    expect(q.values('z')).toBeUndefined();
+    expect(['a', 'e', 'f', 'h', 'h[i]', 'f.g'].filter((n) => q.isFolded(n))).toEqual(['e', 'f', 'h', 'h[i]']);
   });
 
   test('an invalid escape makes the whole query unusable and ambiguous', () => {
-    expect(parseQuery('a=1&b=%zz')).toMatchObject({ valid: false, ambiguous: true });
+    for (const bad of ['a=1&b=%zz', 'a=%4', 'a=%', 'a=%E2%82', 'a=%E2&b=%82%AC', 'a=%C0%AE', 'a=%FF', '%ZZ=1']) {
+      expect(parseQuery(bad)).toMatchObject({ valid: false, ambiguous: true });
+    }
+    expect(parseQuery('a=%E2%82%AC&b=%41')).toMatchObject({ valid: true });
+    expect(parseQuery('a=%E2%82%AC').values('a')).toEqual(['€']);
     expect(parseQuery(`a=${'x'.repeat(8200)}`)).toMatchObject({ valid: false, ambiguous: false });
+  });
+
+  test('records values over 4 KiB raw', () => {
+    const q = parseQuery(`a=${'%41'.repeat(1366)}&b=1`);
+    expect(q.isOversized('a')).toBe(true);
+    expect(q.isOversized('b')).toBe(false);
   });
 });
 

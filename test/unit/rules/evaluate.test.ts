@@ -255,3 +255,22 @@ describe('bad input and misuse', () => {
     expect(() => evaluateRestrictions({ rules: [] } as never, get('/x'))).toThrow(TypeError);
   });
 });
+
+describe('case folding mirrors the regex engine', () => {
+  test('a non-ASCII character never matches an ASCII one, in the literal fast paths too', () => {
+    // U+212A KELVIN SIGN lower-cases to "k" with toLowerCase, but `i` regexes without `u` keep them apart.
+    const kelvin = '%E2%84%AA';
+    expect(decide('/k', get(`/${kelvin}`)).allowed).toBe(false);
+    expect(decide('/k.*', get(`/${kelvin}x`)).allowed).toBe(false);
+    expect(decide('/K', get('/k')).allowed).toBe(true);
+    const many = Array.from({ length: 30 }, (_, i) => `/park${i}`).join('\n');
+    expect(decide(many, get(`/par${kelvin}7`)).allowed).toBe(false);
+    expect(decide(many, get('/PARK7')).allowed).toBe(true);
+  });
+
+  test('a literal constraint compares exactly, like its regex', () => {
+    expect(decide('/x[QueryParam::jql==project = P1]', get('/x?jql=project+%3D+P1')).allowed).toBe(true);
+    expect(decide('/x[QueryParam::jql==project = P1]', get('/x?jql=project+%3D+p1')).allowed).toBe(false);
+    expect(decide('/x[QueryParam::jql==project = P1]', get('/x?jql=project+%3D+P10')).allowed).toBe(false);
+  });
+});
