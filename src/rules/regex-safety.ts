@@ -63,7 +63,7 @@ export function vetRegex(source: string, maxInput: number, caseInsensitive = tru
   const flags: ReadonlyFlags = { dotAll: true, ignoreCase: caseInsensitive };
   try {
     checkStructure(pattern, flags);
-    if (!safeRegex(source)) {
+    if (!safeRegex(withoutOptionals(source, pattern))) {
       throw new Unsafe('nested quantifiers or more than 25 quantifiers (rejected by safe-regex2)', 0);
     }
     const cost = costOf(pattern.alternatives, flags, maxInput, true);
@@ -83,6 +83,34 @@ export function vetRegex(source: string, maxInput: number, caseInsensitive = tru
 }
 
 // ---- structure -------------------------------------------------------------------------------
+
+/**
+ * The source with every optional quantifier (`X?`, `X??`, `X{0,1}`) written as the equivalent `(?:X|)`.
+ * safe-regex2 counts `?` as a repetition, so it would reject `-?\d+(\.\d+)?` and `(/\d+)?` for a
+ * "star height" of 2 that an optional group cannot have. The rewrite matches the same strings; nesting
+ * that really repeats (`(a?)*`, `(a+)+`) is still nested after it, and is also caught by the checks here.
+ */
+function withoutOptionals(source: string, node: AST.Node): string {
+  // The outermost optional quantifiers below `node`, in source order.
+  const optionals: AST.Quantifier[] = [];
+  const visit = (n: AST.Node): void => {
+    if (n.type === 'Quantifier') {
+      if (n.max === 1) optionals.push(n);
+      else visit(n.element);
+    } else if (n.type === 'Alternative') n.elements.forEach(visit);
+    else if (n.type === 'Group' || n.type === 'CapturingGroup' || n.type === 'Pattern') n.alternatives.forEach(visit);
+    else if (n.type === 'Assertion' && (n.kind === 'lookahead' || n.kind === 'lookbehind')) n.alternatives.forEach(visit);
+  };
+  if (node.type === 'Quantifier') visit(node.element);
+  else visit(node);
+  let out = '';
+  let at = node.start;
+  for (const q of optionals) {
+    out += `${source.slice(at, q.start)}(?:${withoutOptionals(source, q.element)}|)`;
+    at = q.end;
+  }
+  return out + source.slice(at, node.end);
+}
 
 function checkStructure(pattern: AST.Pattern, flags: ReadonlyFlags): void {
   const visit = (node: AST.Node, insideRepeat: boolean): void => {
@@ -259,6 +287,11 @@ function expandElement(el: AST.Element, flags: ReadonlyFlags, n: number): Item[]
       }
       return [[]];
     case 'Quantifier':
+      if (el.max === 1) {
+        // `X?` is the alternation `X|` (and `X{1}` is X): exact, even when X holds repetitions.
+        const once = expandElement(el.element, flags, n);
+        return el.min === 1 ? once : [...once, []];
+      }
       return [expandQuantifier(el, flags, n)];
     case 'Backreference':
       throw new Unsafe('back-reference', el.start);
@@ -323,11 +356,21 @@ function period(sep: readonly Item[]): number {
 const mandatory = (sep: readonly Item[]) =>
   sep.filter((it): it is Extract<Item, { set: CharSet }> => it.t === 'char' || (it.t === 'loop' && !it.nullable));
 
-/** Estimated steps for one linear path; `anchoredEnd` is false inside lookarounds. */
+/**
+ * Estimated steps for one linear path; `anchoredEnd` is false inside lookarounds.
+ *
+ * Walks the unbounded repetitions Q1, Q2, … of the path keeping two numbers: `starts`, how many distinct
+ * text positions the current repetition can start at, and `ways`, how many backtracking paths reach
+ * one such position. A repetition's scan costs `ways` × (the text its runs cover): n in total when its
+ * runs cannot overlap (the separator before it holds a character it cannot match, as in `/rest/[^/]+`),
+ * up to `starts` × n when they can.
+ */
 function pathCost(path: readonly Item[], n: number, anchoredEnd: boolean): number {
   let cost = 0;
-  let paths = 1; // backtracking paths that reach the current point
-  let attempts = 1; // how often the current point is tried
+  let ways = 1;
+  let starts = 1;
+  let disjoint = true; // the runs of the current repetition from distinct starts do not overlap
+  let attempts = 1; // how often the current point is tried (for lookarounds)
   let loop: Extract<Item, { t: 'loop' }> | null = null;
   let sep: Item[] = [];
   for (let k = 0; k < path.length; k++) {
@@ -338,31 +381,39 @@ function pathCost(path: readonly Item[], n: number, anchoredEnd: boolean): numbe
     }
     if (it.t === 'char' || !it.unbounded) {
       if (it.t === 'loop') {
-        paths *= it.spread;
+        ways *= it.spread;
         attempts *= it.spread;
       }
       sep.push(it);
       continue;
     }
     // An unbounded repetition.
-    const last = path.slice(k + 1).every((rest) => rest.t === 'look' && rest.cost === 0);
-    const endsMatch = last && (it.all || !anchoredEnd);
+    const endsMatch = k === path.length - 1 && (it.all || !anchoredEnd);
     if (loop === null) {
-      cost += endsMatch ? n : paths * n;
+      cost += endsMatch ? n : ways * n;
     } else {
       const must = mandatory(sep);
+      const sepLength = sep.reduce((sum, m) => sum + (m.t === 'loop' ? m.maxLen : 1), 0);
+      // Can the previous repetition's run contain the separator? Then it can end at any occurrence of it.
       const swallowable = must.every((m) => !m.set.isDisjointWith(loop!.set));
-      const starts = swallowable ? Math.ceil(n / period(sep)) : Math.min(n, sep.reduce((s, m) => s + (m.t === 'loop' ? m.maxLen : 1), 0) + 1);
-      const overlapping = swallowable && !loop.set.isDisjointWith(it.set);
-      const disjointRuns = must.some((m) => m.set.isDisjointWith(it.set));
+      const nextStarts = swallowable ? Math.ceil(n / period(sep)) : Math.min(n, starts * (sepLength + 1));
+      // Paths that reach one start: from every earlier start when the separator can sit inside the run;
+      // otherwise only from runs that end right before the separator: one when runs are disjoint (the
+      // separator's own variable parts were already counted into `ways`), every earlier start when not.
+      ways *= swallowable || !disjoint ? starts : 1;
+      const runsDisjoint = must.some((m) => m.set.isDisjointWith(it.set));
+      const overlapping = !loop.set.isDisjointWith(it.set);
       if (endsMatch) cost += n;
-      else if (!overlapping || disjointRuns) cost += paths * (starts + n);
-      else cost += paths * starts * n;
-      paths *= starts;
+      else if (runsDisjoint) cost += ways * (nextStarts + n);
+      // Starts inside the previous run see a character this repetition cannot match: only run ends scan.
+      else if (swallowable && !overlapping && sep.length === 0) cost += ways * nextStarts + ways * starts * n;
+      else cost += ways * nextStarts * n;
+      starts = nextStarts;
+      disjoint = runsDisjoint;
     }
     if (endsMatch) return cost;
     loop = it;
-    attempts = paths * n;
+    attempts = ways * starts * n;
     sep = [];
   }
   // Without an unbounded repetition the path is linear in its own length; with one, the tries of

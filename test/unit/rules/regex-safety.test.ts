@@ -49,6 +49,23 @@ describe('vetRegex cost model', () => {
     expect(rejection(source)).toMatch(why);
   });
 
+  test('optional parts are alternatives, not repetitions (safe-regex2 would count `?` as nesting)', () => {
+    expect(rejection('-?\\d+(\\.\\d+)?')).toBeNull();
+    expect(rejection('/rest/api/2/issue/[A-Z]+-\\d+/(comment|worklog)(/\\d+)?')).toBeNull();
+    expect(rejection('.*/rest/[A-Z]+-\\d+/?')).toBeNull();
+    expect(rejection('(a(b+)?)?c')).toBeNull();
+    // …but an optional part between overlapping quantifiers still counts: `.*(x.*)?y` holds `.*.*y`.
+    expect(rejection('.*(x.*)?y')).toMatch(/backtracking steps/);
+    // …and a long run of optional characters multiplies the paths.
+    expect(rejection(`${'a?'.repeat(30)}${'a'.repeat(30)}`)).not.toBeNull();
+  });
+
+  test('runs that cannot overlap do not multiply, runs that can do', () => {
+    expect(cost('.*/rest/[A-Z]+-\\d+')).toBeLessThanOrEqual(8 * PATH);
+    expect(cost('.*/[^/]+/[^/]+/.*')).toBeLessThanOrEqual(8 * PATH);
+    expect(rejection('.*/[^/]*/.*x')).toMatch(/backtracking steps/);
+  });
+
   test('accepts a prefix-free repeated group', () => {
     expect(rejection('(?:ab|ac)*')).toBeNull();
     expect(rejection('(?:ab|cd){2}x')).toBeNull();
