@@ -1,6 +1,6 @@
 // The built package, imported the way users import it: require and import by name, with type declarations for both.
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
@@ -8,6 +8,7 @@ const root = resolve(__dirname, '..', '..');
 const consumer = mkdtempSync(join(tmpdir(), 'tf-consumer-'));
 mkdirSync(join(consumer, 'node_modules'));
 symlinkSync(root, join(consumer, 'node_modules', 'tokenfence'), 'dir');
+afterAll(() => rmSync(consumer, { recursive: true, force: true }));
 
 const node = (args: string[]) => execFileSync(process.execPath, args, { cwd: consumer, encoding: 'utf8' });
 const USE = `

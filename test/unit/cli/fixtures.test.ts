@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { checkExpectation, loadFixtureFile, runFixtureDir, runFixtureFile } from '../../../src/cli/fixtures.js';
@@ -31,11 +31,15 @@ describe('fixture files', () => {
 
   test('the schema rejects malformed files with the file name and the problem', () => {
     const dir = mkdtempSync(join(tmpdir(), 'tf-fixtures-'));
-    writeFileSync(join(dir, 'bad.json'), JSON.stringify({ rules: '/x', cases: [{ name: 'n', request: { url: '/x' }, expect: { allowed: 'yes' } }] }));
-    expect(() => loadFixtureFile(join(dir, 'bad.json'))).toThrow(/bad\.json: not a fixture file: .*method/);
-    writeFileSync(join(dir, 'good.json'), JSON.stringify(file));
-    const results = runFixtureDir(dir);
-    expect(results.filter((r) => r.passed)).toHaveLength(2);
-    expect(results.find((r) => r.name === '(file)')!.problem).toMatch(/allowed/);
+    try {
+      writeFileSync(join(dir, 'bad.json'), JSON.stringify({ rules: '/x', cases: [{ name: 'n', request: { url: '/x' }, expect: { allowed: 'yes' } }] }));
+      expect(() => loadFixtureFile(join(dir, 'bad.json'))).toThrow(/bad\.json: not a fixture file: .*method/);
+      writeFileSync(join(dir, 'good.json'), JSON.stringify(file));
+      const results = runFixtureDir(dir);
+      expect(results.filter((r) => r.passed)).toHaveLength(2);
+      expect(results.find((r) => r.name === '(file)')!.problem).toMatch(/allowed/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { run } from '../../../src/cli/main.js';
@@ -19,6 +19,13 @@ async function cli(...argv: string[]): Promise<{ code: number; out: string; err:
 }
 
 const dir = mkdtempSync(join(tmpdir(), 'tf-cli-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+let folders = 0;
+const freshFolder = () => {
+  const path = join(dir, `fixtures-${folders++}`);
+  mkdirSync(path);
+  return path;
+};
 const rulesFile = join(dir, 'rules.txt');
 writeFileSync(rulesFile, '# bot\n[POST]/rest/api/2/issue/KANBAN-100/comment[JsonData::visibility.type==role]\n');
 
@@ -79,7 +86,7 @@ describe('tokenfence lint', () => {
 
 describe('tokenfence test', () => {
   test('prints N passed, N failed and exits 1 on failure', async () => {
-    const fixtures = mkdtempSync(join(tmpdir(), 'tf-fx-'));
+    const fixtures = freshFolder();
     writeFileSync(join(fixtures, 'a.json'), JSON.stringify({ rules: '[GET]/x', cases: [
       { name: 'ok', request: { method: 'GET', url: '/x' }, expect: { allowed: true, line: 1 } },
       { name: 'wrong', request: { method: 'POST', url: '/x' }, expect: { allowed: true } },
@@ -91,7 +98,7 @@ describe('tokenfence test', () => {
   });
 
   test('exit 0 when every case passes', async () => {
-    const fixtures = mkdtempSync(join(tmpdir(), 'tf-fx-'));
+    const fixtures = freshFolder();
     writeFileSync(join(fixtures, 'a.json'), JSON.stringify({ rules: '/x', cases: [{ name: 'ok', request: { method: 'GET', url: '/x' }, expect: { allowed: true, line: 1 } }] }));
     const r = await cli('test', fixtures);
     expect(r).toMatchObject({ code: 0, out: '1 passed, 0 failed\n' });
