@@ -77,6 +77,9 @@ export interface ParsedQuery {
   isOversized(name: string): boolean;
 }
 
+const PLUS = /\+/g;
+/** An escape of a non-ASCII byte (which needs UTF-8 validation). */
+const HIGH_ESCAPE = /%[89A-Fa-f]/;
 const HEX = (c: number): number => (c <= 0x39 ? c - 0x30 : (c | 0x20) - 0x57);
 
 /**
@@ -104,10 +107,6 @@ function decodeQueryPart(part: string): string {
   return out + part.slice(from);
 }
 
-const PLUS = /\+/g;
-
-/** An escape of a non-ASCII byte (which needs UTF-8 validation). */
-const HIGH_ESCAPE = /%[89A-Fa-f]/;
 /** A `%` not followed by two hex digits, or an escape that needs UTF-8 validation. */
 const NEEDS_VALIDATION = /%(?![0-7][0-9A-Fa-f])/;
 
