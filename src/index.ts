@@ -23,3 +23,20 @@ export {
   type Decision,
   type DenialReason,
 } from './rules/types.js';
+export {
+  createTokenService,
+  normalizeUser,
+  type TokenService,
+  type TokenServiceOptions,
+  type TokenPolicy,
+  type IssueInput,
+  type UpdateInput,
+  type ActorOptions,
+  type VerifyResult,
+  type VerifyFailure,
+} from './tokens/service.js';
+export { MemoryTokenStore } from './tokens/memory-store.js';
+export type { TokenStore, TokenRecord, StoredToken, TokenChanges, UsageUpdate, MaybePromise } from './tokens/store.js';
+export { TokenError, type TokenErrorCode } from './tokens/errors.js';
+export type { AuditEvent, AuditEventType, AuditHook } from './tokens/audit.js';
+export { DEFAULT_PREFIX, parseToken, type ParsedToken } from './tokens/format.js';

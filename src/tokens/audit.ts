@@ -1,0 +1,34 @@
+// The audit event (SPEC §6) as the token layer emits it; the HTTP layer adds request details and sinks.
+
+/** Event types; `token.*` are lifecycle changes, `token.used`/`token.denied` come from the guard. */
+export type AuditEventType =
+  | 'token.created'
+  | 'token.updated'
+  | 'token.rotated'
+  | 'token.revoked'
+  | 'token.purged'
+  | 'token.used'
+  | 'token.denied';
+
+/**
+ * One audit event. Never holds a token secret, a password, a session id or a form token: only the
+ * public token id.
+ */
+export interface AuditEvent {
+  readonly type: AuditEventType;
+  readonly at: Date;
+  /** Who acted: the caller of a lifecycle change, or the user a token call acted as. */
+  readonly user: string | null;
+  readonly tokenId?: string;
+  readonly via?: 'bearer' | 'basic';
+  readonly method?: string;
+  readonly path?: string;
+  readonly ip?: string | null;
+  readonly userAgent?: string;
+  readonly outcome: 'success' | 'failure';
+  readonly reason?: string;
+  readonly requestId?: string;
+}
+
+/** Receives audit events. It may be async; a failure is reported, never passed on to the caller. */
+export type AuditHook = (event: AuditEvent) => void | Promise<void>;

@@ -1,0 +1,425 @@
+// The token service (SPEC §4): issue, verify, edit, rotate, revoke and purge tokens under a lifetime policy.
+import { formatRestrictions } from '../rules/format.js';
+import { parseRestrictions, type RestrictionSet } from '../rules/parse.js';
+import type { AuditEvent, AuditHook } from './audit.js';
+import { TokenError } from './errors.js';
+import { checkPrefix, DEFAULT_PREFIX, generateToken, parseToken } from './format.js';
+import { SecretHasher } from './hash.js';
+import { checkStore, type StoredToken, type TokenRecord, type TokenStore, type UsageUpdate } from './store.js';
+
+const DAY_MS = 86_400_000;
+
+/** Lifetime and quota rules, checked at create, at rotate and at use. */
+export interface TokenPolicy {
+  /** The longest a token may live, in days. Lowering it makes existing longer-lived tokens fail with `policy`. */
+  maxLifetimeDays?: number;
+  /** The lifetime of a token issued without an expiry. @default maxLifetimeDays, else none */
+  defaultLifetimeDays?: number;
+  /** Refuse tokens without an expiry (when no default applies). @default false */
+  requireExpiry?: boolean;
+  /** How many live (neither revoked nor expired) tokens one owner may hold. @default unlimited */
+  maxTokensPerUser?: number;
+  /** Label, expiry and restrictions can never change after creation. @default false */
+  secureMode?: boolean;
+  /** Delete expired and revoked tokens this many days after they ended, on a schedule. @default never */
+  expiredRetentionDays?: number;
+}
+
+/** Options of {@link createTokenService}. */
+export interface TokenServiceOptions {
+  /** Where tokens live. */
+  store: TokenStore;
+  policy?: TokenPolicy;
+  /** Receives an event for every lifecycle change. */
+  audit?: AuditHook;
+  /** Server-side secret mixed into every hash (HMAC-SHA256); keep it outside the database. */
+  pepper?: string | Uint8Array;
+  /** Token prefix. @default 'tfk_' */
+  prefix?: string;
+  /** The time source. @default () => new Date() */
+  clock?: () => Date;
+  /** Usage counts are written in batches at most this often; `close()` writes the rest. @default 1000 */
+  usageFlushMs?: number;
+  /** How many distinct restriction texts stay compiled. @default 1000 */
+  cacheSize?: number;
+  /** How often the scheduled purge runs when `policy.expiredRetentionDays` is set. @default 3600000 */
+  purgeIntervalMs?: number;
+  /** Reports errors that cannot be thrown to a caller (audit hook, usage flush, scheduled purge). */
+  onError?: (error: unknown, context: string) => void;
+}
+
+/** What {@link TokenService.issue} takes. */
+export interface IssueInput {
+  owner: string | null;
+  label: string;
+  expiresAt?: Date | null;
+  restrictions?: string;
+}
+
+/** Changes {@link TokenService.update} may make (standard mode only). */
+export interface UpdateInput {
+  label?: string;
+  expiresAt?: Date | null;
+  restrictions?: string;
+}
+
+/** Who asks for a lifecycle change, for the audit trail. */
+export interface ActorOptions {
+  actor?: string | null;
+}
+
+/** Why {@link TokenService.verify} refused a token. */
+export type VerifyFailure = 'malformed' | 'checksum' | 'unknown' | 'revoked' | 'expired' | 'user_mismatch' | 'user_required' | 'policy';
+
+/** The outcome of {@link TokenService.verify}. */
+export type VerifyResult =
+  | { ok: true; record: TokenRecord; user: string; restrictions: RestrictionSet }
+  | { ok: false; reason: VerifyFailure };
+
+/** The token service; see {@link createTokenService}. */
+export interface TokenService {
+  /** Issues a token. The returned `token` is the only time the secret is ever available. */
+  issue(input: IssueInput, options?: ActorOptions): Promise<{ token: string; record: TokenRecord }>;
+  /** Checks a presented token and records the use. Never throws for bad input. */
+  verify(token: unknown, context?: { username?: string; ip?: string | null }): Promise<VerifyResult>;
+  get(id: string): Promise<TokenRecord | undefined>;
+  /** The tokens of one owner (`null`: the any-user tokens). */
+  list(owner: string | null): Promise<TokenRecord[]>;
+  listAll(): Promise<TokenRecord[]>;
+  update(id: string, changes: UpdateInput, options?: ActorOptions): Promise<TokenRecord>;
+  /** A new secret; the old one stops working at once, or after `graceSeconds`. */
+  rotate(id: string, options?: ActorOptions & { graceSeconds?: number }): Promise<{ token: string; record: TokenRecord }>;
+  revoke(id: string, options?: ActorOptions): Promise<TokenRecord>;
+  /** Revokes every live token of an owner; returns how many. */
+  revokeAll(owner: string | null, options?: ActorOptions): Promise<number>;
+  /** Deletes tokens that ended more than `expiredRetentionDays` ago (0 when unset); returns their ids. */
+  purgeExpired(): Promise<string[]>;
+  /** Writes pending usage, stops timers, closes the store. */
+  close(): Promise<void>;
+}
+
+/** Unicode NFKC plus case folding: how a Basic username is compared with a token's owner. */
+export const normalizeUser = (name: string): string => name.normalize('NFKC').toLowerCase().normalize('NFKC');
+
+function publicRecord(t: StoredToken, pending?: UsageUpdate): TokenRecord {
+  return {
+    id: t.id,
+    owner: t.owner,
+    label: t.label,
+    createdAt: t.createdAt,
+    expiresAt: t.expiresAt,
+    lastAccessed: pending ? pending.lastAccessed : t.lastAccessed,
+    lastAccessedIp: pending ? pending.lastAccessedIp : t.lastAccessedIp,
+    usageCount: t.usageCount + (pending ? pending.count : 0),
+    restrictions: t.restrictions,
+    revokedAt: t.revokedAt,
+  };
+}
+
+function checkPolicy(policy: TokenPolicy): Required<Pick<TokenPolicy, 'requireExpiry' | 'secureMode'>> & TokenPolicy {
+  for (const key of ['maxLifetimeDays', 'defaultLifetimeDays', 'maxTokensPerUser', 'expiredRetentionDays'] as const) {
+    const value = policy[key];
+    if (value !== undefined && !(typeof value === 'number' && value > 0 && Number.isFinite(value))) {
+      throw new TypeError(`options.policy.${key} must be a positive number, got ${String(value)}`);
+    }
+  }
+  if (policy.defaultLifetimeDays !== undefined && policy.maxLifetimeDays !== undefined && policy.defaultLifetimeDays > policy.maxLifetimeDays) {
+    throw new TypeError('options.policy.defaultLifetimeDays must not exceed maxLifetimeDays');
+  }
+  return { ...policy, requireExpiry: policy.requireExpiry === true, secureMode: policy.secureMode === true };
+}
+
+/**
+ * Creates the token service.
+ *
+ * @example
+ * const tokens = createTokenService({ store: new SqliteTokenStore('tokens.db'), policy: { maxLifetimeDays: 90 } });
+ * const { token } = await tokens.issue({ owner: 'alice', label: 'CI', restrictions: '[GET]/rest/api/2/issue/.*' });
+ */
+export function createTokenService(options: TokenServiceOptions): TokenService {
+  if (typeof options !== 'object' || options === null) throw new TypeError('createTokenService needs an options object with a store');
+  const store = checkStore(options.store);
+  const policy = checkPolicy(options.policy ?? {});
+  const prefix = checkPrefix(options.prefix ?? DEFAULT_PREFIX);
+  const hasher = new SecretHasher(options.pepper);
+  const clock = options.clock ?? (() => new Date());
+  const flushMs = options.usageFlushMs ?? 1000;
+  const cacheSize = options.cacheSize ?? 1000;
+  const onError = options.onError ?? ((error: unknown, context: string) => console.error(`tokenfence: ${context}:`, error));
+  const audit = options.audit;
+
+  let ready: Promise<void> | undefined;
+  const init = (): Promise<void> => (ready ??= Promise.resolve(store.init?.()));
+
+  // ---- audit ----
+  const emit = (event: Omit<AuditEvent, 'at' | 'outcome'> & { outcome?: AuditEvent['outcome'] }): void => {
+    if (!audit) return;
+    try {
+      const result = audit({ outcome: 'success', at: clock(), ...event });
+      if (result instanceof Promise) result.catch((err) => onError(err, 'audit hook failed'));
+    } catch (err) {
+      onError(err, 'audit hook failed');
+    }
+  };
+
+  // ---- compiled restrictions, LRU by text ----
+  const compiled = new Map<string, RestrictionSet>();
+  const restrictionsOf = (text: string): RestrictionSet => {
+    let set = compiled.get(text);
+    if (set) {
+      compiled.delete(text);
+    } else {
+      set = parseRestrictions(text);
+      if (compiled.size >= cacheSize) compiled.delete(compiled.keys().next().value!);
+    }
+    compiled.set(text, set);
+    return set;
+  };
+  /** Validates restriction text (throws RestrictionSyntaxError with lines and columns) and canonicalizes it. */
+  const canonicalRestrictions = (text: string | undefined): string => {
+    if (text === undefined) return '';
+    if (typeof text !== 'string') throw new TokenError('invalid_input', 'restrictions must be a string of rule lines');
+    return formatRestrictions(restrictionsOf(text));
+  };
+
+  // ---- policy ----
+  const lifetimeProblem = (createdAt: Date, expiresAt: Date | null): string | null => {
+    if (expiresAt === null) {
+      if (policy.requireExpiry || policy.maxLifetimeDays !== undefined) {
+        return policy.maxLifetimeDays !== undefined ? `tokens must expire within ${policy.maxLifetimeDays} days (policy.maxLifetimeDays)` : 'tokens must have an expiry (policy.requireExpiry)';
+      }
+      return null;
+    }
+    if (policy.maxLifetimeDays !== undefined && expiresAt.getTime() - createdAt.getTime() > policy.maxLifetimeDays * DAY_MS) {
+      return `the lifetime is over the limit of ${policy.maxLifetimeDays} days (policy.maxLifetimeDays)`;
+    }
+    return null;
+  };
+  const resolveExpiry = (now: Date, expiresAt: Date | null | undefined): Date | null => {
+    if (expiresAt !== undefined && expiresAt !== null) {
+      if (!(expiresAt instanceof Date) || Number.isNaN(expiresAt.getTime())) throw new TokenError('invalid_input', 'expiresAt must be a valid Date');
+      if (expiresAt <= now) throw new TokenError('expiry_in_past', 'expiresAt must be in the future');
+      return expiresAt;
+    }
+    const days = policy.defaultLifetimeDays ?? policy.maxLifetimeDays;
+    if (days !== undefined) return new Date(now.getTime() + days * DAY_MS);
+    if (policy.requireExpiry) throw new TokenError('expiry_required', 'an expiry is required (policy.requireExpiry)');
+    return null;
+  };
+  const checkLifetime = (createdAt: Date, expiresAt: Date | null): void => {
+    const problem = lifetimeProblem(createdAt, expiresAt);
+    if (problem !== null) throw new TokenError(expiresAt === null ? 'expiry_required' : 'lifetime_exceeded', problem);
+  };
+  const isLive = (t: StoredToken, now: Date): boolean => (t.revokedAt === null || t.revokedAt > now) && (t.expiresAt === null || t.expiresAt > now);
+  const checkQuota = async (owner: string | null, now: Date): Promise<void> => {
+    if (policy.maxTokensPerUser === undefined) return;
+    const live = (await store.listByOwner(owner)).filter((t) => isLive(t, now)).length;
+    if (live >= policy.maxTokensPerUser) {
+      throw new TokenError('quota_exceeded', `${owner ?? 'the any-user pool'} already has ${live} live tokens; the limit is ${policy.maxTokensPerUser} (policy.maxTokensPerUser)`);
+    }
+  };
+  const checkLabel = (label: unknown): string => {
+    if (typeof label !== 'string' || label.trim() === '' || label.length > 255) throw new TokenError('invalid_input', 'label must be a non-empty string of at most 255 characters');
+    return label;
+  };
+
+  // ---- usage, coalesced ----
+  const pending = new Map<string, UsageUpdate>();
+  let flushTimer: NodeJS.Timeout | undefined;
+  let flushing: Promise<void> = Promise.resolve();
+  const flush = (): Promise<void> => {
+    if (flushTimer) clearTimeout(flushTimer);
+    flushTimer = undefined;
+    if (pending.size === 0) return flushing;
+    const batch = [...pending.values()];
+    pending.clear();
+    flushing = flushing
+      .then(() => store.recordUsage(batch))
+      .catch((err: unknown) => {
+        // Put the batch back (merged with newer uses) so a transient store error loses nothing.
+        for (const u of batch) {
+          const newer = pending.get(u.id);
+          pending.set(u.id, newer ? { ...newer, count: newer.count + u.count } : u);
+        }
+        onError(err, 'could not record token usage');
+      });
+    return flushing;
+  };
+  const recordUse = (id: string, ip: string | null, at: Date): void => {
+    const previous = pending.get(id);
+    pending.set(id, { id, count: (previous?.count ?? 0) + 1, lastAccessed: at, lastAccessedIp: ip });
+    if (flushTimer === undefined) {
+      flushTimer = setTimeout(() => void flush(), flushMs);
+      flushTimer.unref();
+    }
+  };
+
+  const mustGet = async (id: string): Promise<StoredToken> => {
+    await init();
+    const token = typeof id === 'string' ? await store.get(id) : undefined;
+    if (!token) throw new TokenError('not_found', `no token with id ${JSON.stringify(String(id))}`);
+    return token;
+  };
+
+  const issueAt = async (input: IssueInput, now: Date, actor: string | null | undefined, replacing = false): Promise<{ token: string; stored: StoredToken }> => {
+    const owner = input.owner;
+    if (owner !== null && (typeof owner !== 'string' || owner === '')) throw new TokenError('invalid_input', 'owner must be a non-empty string, or null for an any-user token');
+    const label = checkLabel(input.label);
+    const restrictions = canonicalRestrictions(input.restrictions);
+    const expiresAt = resolveExpiry(now, input.expiresAt);
+    checkLifetime(now, expiresAt);
+    // A rotation replaces a live token: it does not add to the owner's count.
+    if (!replacing) await checkQuota(owner, now);
+    const { token, id, secret } = generateToken(prefix);
+    const stored: StoredToken = { id, owner, label, createdAt: now, expiresAt, lastAccessed: null, lastAccessedIp: null, usageCount: 0, restrictions, revokedAt: null, ...hasher.hash(secret) };
+    await store.insert(stored);
+    emit({ type: 'token.created', user: actor ?? owner, tokenId: id });
+    return { token, stored };
+  };
+
+  let purgeTimer: NodeJS.Timeout | undefined;
+  const service: TokenService = {
+    async issue(input, opts = {}) {
+      if (typeof input !== 'object' || input === null) throw new TokenError('invalid_input', 'issue needs { owner, label, expiresAt?, restrictions? }');
+      await init();
+      const { token, stored } = await issueAt(input, clock(), opts.actor);
+      return { token, record: publicRecord(stored) };
+    },
+
+    async verify(token, context = {}) {
+      const parsed = parseToken(token, prefix);
+      if (!parsed.ok) return parsed;
+      await init();
+      const stored = await store.get(parsed.id);
+      if (!stored || !hasher.matches(parsed.secret, stored)) return { ok: false, reason: 'unknown' };
+      const now = clock();
+      if (stored.revokedAt !== null && stored.revokedAt <= now) return { ok: false, reason: 'revoked' };
+      if (stored.expiresAt !== null && stored.expiresAt <= now) return { ok: false, reason: 'expired' };
+      if (lifetimeProblem(stored.createdAt, stored.expiresAt) !== null) return { ok: false, reason: 'policy' };
+      const username = typeof context.username === 'string' ? context.username : undefined;
+      let user: string;
+      if (stored.owner === null) {
+        if (username === undefined || username === '') return { ok: false, reason: 'user_required' };
+        user = username;
+      } else {
+        if (username !== undefined && normalizeUser(username) !== normalizeUser(stored.owner)) return { ok: false, reason: 'user_mismatch' };
+        user = stored.owner;
+      }
+      let restrictions: RestrictionSet;
+      try {
+        restrictions = restrictionsOf(stored.restrictions);
+      } catch (err) {
+        // Stored text that no longer parses (edited in the database by hand): fail closed.
+        onError(err, `token ${stored.id} has restrictions that do not parse`);
+        return { ok: false, reason: 'policy' };
+      }
+      recordUse(stored.id, context.ip ?? null, now);
+      return { ok: true, record: publicRecord(stored, pending.get(stored.id)), user, restrictions };
+    },
+
+    async get(id) {
+      await init();
+      const stored = typeof id === 'string' ? await store.get(id) : undefined;
+      return stored && publicRecord(stored, pending.get(stored.id));
+    },
+
+    async list(owner) {
+      await init();
+      return (await store.listByOwner(owner)).map((t) => publicRecord(t, pending.get(t.id)));
+    },
+
+    async listAll() {
+      await init();
+      return (await store.listAll()).map((t) => publicRecord(t, pending.get(t.id)));
+    },
+
+    async update(id, changes, opts = {}) {
+      const stored = await mustGet(id);
+      if (policy.secureMode) throw new TokenError('secure_mode', 'tokens cannot be edited in secure mode (policy.secureMode); revoke it and create a new one');
+      if (typeof changes !== 'object' || changes === null) throw new TokenError('invalid_input', 'update needs { label?, expiresAt?, restrictions? }');
+      const next: { label?: string; expiresAt?: Date | null; restrictions?: string } = {};
+      if (changes.label !== undefined) next.label = checkLabel(changes.label);
+      if (changes.restrictions !== undefined) next.restrictions = canonicalRestrictions(changes.restrictions);
+      if (changes.expiresAt !== undefined) {
+        const now = clock();
+        if (changes.expiresAt !== null && (!(changes.expiresAt instanceof Date) || Number.isNaN(changes.expiresAt.getTime()))) {
+          throw new TokenError('invalid_input', 'expiresAt must be a valid Date or null');
+        }
+        if (changes.expiresAt !== null && changes.expiresAt <= now) throw new TokenError('expiry_in_past', 'expiresAt must be in the future');
+        checkLifetime(stored.createdAt, changes.expiresAt);
+        next.expiresAt = changes.expiresAt;
+      }
+      const updated = await store.update(stored.id, next);
+      if (!updated) throw new TokenError('not_found', `no token with id ${JSON.stringify(id)}`);
+      emit({ type: 'token.updated', user: opts.actor ?? stored.owner, tokenId: stored.id });
+      return publicRecord(updated, pending.get(updated.id));
+    },
+
+    async rotate(id, opts = {}) {
+      const old = await mustGet(id);
+      const now = clock();
+      if (!isLive(old, now)) throw new TokenError('invalid_input', 'only a live token can be rotated (it is revoked or expired)');
+      const grace = opts.graceSeconds ?? 0;
+      if (!(typeof grace === 'number' && grace >= 0 && Number.isFinite(grace))) throw new TokenError('invalid_input', 'graceSeconds must be a number ≥ 0');
+      // The new token keeps label, restrictions and expiry; its lifetime is checked anew from now.
+      const { token, stored } = await issueAt(
+        { owner: old.owner, label: old.label, restrictions: old.restrictions, expiresAt: old.expiresAt },
+        now,
+        opts.actor,
+        true,
+      );
+      await store.update(old.id, { revokedAt: new Date(now.getTime() + grace * 1000) });
+      emit({ type: 'token.rotated', user: opts.actor ?? old.owner, tokenId: old.id, reason: `replaced by ${stored.id}` });
+      return { token, record: publicRecord(stored) };
+    },
+
+    async revoke(id, opts = {}) {
+      const stored = await mustGet(id);
+      const now = clock();
+      const updated = stored.revokedAt !== null && stored.revokedAt <= now ? stored : await store.update(stored.id, { revokedAt: now });
+      if (!updated) throw new TokenError('not_found', `no token with id ${JSON.stringify(id)}`);
+      if (updated !== stored) emit({ type: 'token.revoked', user: opts.actor ?? stored.owner, tokenId: stored.id });
+      return publicRecord(updated, pending.get(updated.id));
+    },
+
+    async revokeAll(owner, opts = {}) {
+      await init();
+      const now = clock();
+      let count = 0;
+      for (const t of await store.listByOwner(owner)) {
+        if (!isLive(t, now)) continue;
+        await store.update(t.id, { revokedAt: now });
+        emit({ type: 'token.revoked', user: opts.actor ?? owner, tokenId: t.id });
+        count++;
+      }
+      return count;
+    },
+
+    async purgeExpired() {
+      await init();
+      const days = policy.expiredRetentionDays ?? 0;
+      const ids = await store.purge(new Date(clock().getTime() - days * DAY_MS));
+      for (const id of ids) {
+        pending.delete(id);
+        emit({ type: 'token.purged', user: null, tokenId: id });
+      }
+      return ids;
+    },
+
+    async close() {
+      if (purgeTimer) clearInterval(purgeTimer);
+      await flush();
+      await flushing;
+      if (pending.size > 0) await flush();
+      await store.close?.();
+    },
+  };
+
+  if (policy.expiredRetentionDays !== undefined) {
+    purgeTimer = setInterval(() => {
+      service.purgeExpired().catch((err: unknown) => onError(err, 'scheduled purge failed'));
+    }, options.purgeIntervalMs ?? 3_600_000);
+    purgeTimer.unref();
+  }
+  return service;
+}

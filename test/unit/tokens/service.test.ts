@@ -1,0 +1,336 @@
+import {
+  createTokenService,
+  MemoryTokenStore,
+  RestrictionSyntaxError,
+  TokenError,
+  evaluateRestrictions,
+  type AuditEvent,
+  type TokenServiceOptions,
+} from '../../../src/index.js';
+import { checksum } from '../../../src/tokens/format.js';
+
+const DAY = 86_400_000;
+
+/** A service on a memory store with a clock the test moves. */
+function setup(options: Partial<TokenServiceOptions> = {}) {
+  let now = new Date('2026-01-01T00:00:00Z');
+  const events: AuditEvent[] = [];
+  const store = new MemoryTokenStore();
+  const tokens = createTokenService({ store, clock: () => now, audit: (e) => void events.push(e), ...options });
+  return {
+    tokens,
+    store,
+    events,
+    advance: (ms: number) => {
+      now = new Date(now.getTime() + ms);
+    },
+    now: () => now,
+  };
+}
+
+describe('issue', () => {
+  test('returns the secret once and a record without it; the store holds only a salted hash', async () => {
+    const { tokens, store } = setup();
+    const { token, record } = await tokens.issue({ owner: 'alice', label: 'CI', restrictions: '# c\n[get]/rest/x' });
+    expect(token).toMatch(/^tfk_/);
+    expect(record).toMatchObject({ owner: 'alice', label: 'CI', usageCount: 0, restrictions: '[GET]/rest/x', revokedAt: null, expiresAt: null });
+    const secret = token.slice(16, 40);
+    expect(JSON.stringify(record)).not.toContain(secret);
+    expect(JSON.stringify(store.listAll())).not.toContain(secret);
+    expect(await tokens.get(record.id)).toEqual(record);
+  });
+
+  test('invalid restrictions throw RestrictionSyntaxError with lines and columns', async () => {
+    const { tokens } = setup();
+    await expect(tokens.issue({ owner: 'a', label: 'x', restrictions: '/ok\n[FOO]/x' })).rejects.toMatchObject({
+      constructor: RestrictionSyntaxError,
+      errors: [expect.objectContaining({ line: 2, column: 2, code: 'unknown_method' })],
+    });
+  });
+
+  test('bad input is a coded TokenError', async () => {
+    const { tokens } = setup();
+    await expect(tokens.issue({ owner: '', label: 'x' })).rejects.toMatchObject({ code: 'invalid_input', status: 400 });
+    await expect(tokens.issue({ owner: 'a', label: '  ' })).rejects.toMatchObject({ code: 'invalid_input' });
+    await expect(tokens.issue({ owner: 'a', label: 'x', expiresAt: new Date('nope') })).rejects.toMatchObject({ code: 'invalid_input' });
+    await expect(tokens.issue({ owner: 'a', label: 'x', expiresAt: new Date('2025-01-01') })).rejects.toMatchObject({ code: 'expiry_in_past' });
+  });
+
+  test('expiry: explicit, else defaultLifetimeDays, else maxLifetimeDays, else none unless requireExpiry', async () => {
+    expect((await setup({ policy: { defaultLifetimeDays: 7, maxLifetimeDays: 30 } }).tokens.issue({ owner: 'a', label: 'x' })).record.expiresAt).toEqual(new Date('2026-01-08T00:00:00Z'));
+    expect((await setup({ policy: { maxLifetimeDays: 30 } }).tokens.issue({ owner: 'a', label: 'x' })).record.expiresAt).toEqual(new Date('2026-01-31T00:00:00Z'));
+    expect((await setup().tokens.issue({ owner: 'a', label: 'x' })).record.expiresAt).toBeNull();
+    await expect(setup({ policy: { requireExpiry: true } }).tokens.issue({ owner: 'a', label: 'x' })).rejects.toMatchObject({ code: 'expiry_required', message: /requireExpiry/ });
+  });
+
+  test('a lifetime over maxLifetimeDays is refused, naming the limit', async () => {
+    const { tokens } = setup({ policy: { maxLifetimeDays: 30 } });
+    await expect(tokens.issue({ owner: 'a', label: 'x', expiresAt: new Date('2026-03-01T00:00:00Z') })).rejects.toMatchObject({
+      code: 'lifetime_exceeded',
+      message: expect.stringMatching(/30 days \(policy.maxLifetimeDays\)/),
+    });
+  });
+
+  test('maxTokensPerUser counts live tokens only, and names the quota', async () => {
+    const { tokens, advance } = setup({ policy: { maxTokensPerUser: 2 } });
+    const a = await tokens.issue({ owner: 'alice', label: '1' });
+    await tokens.issue({ owner: 'alice', label: '2', expiresAt: new Date('2026-01-02T00:00:00Z') });
+    await expect(tokens.issue({ owner: 'alice', label: '3' })).rejects.toMatchObject({ code: 'quota_exceeded', message: /limit is 2 \(policy.maxTokensPerUser\)/ });
+    await tokens.issue({ owner: 'bob', label: 'other user' });
+    await tokens.revoke(a.record.id);
+    await tokens.issue({ owner: 'alice', label: '3' });
+    advance(2 * DAY);
+    await tokens.issue({ owner: 'alice', label: '4 (2 expired)' });
+  });
+
+  test('misconfiguration throws a TypeError at start-up', () => {
+    expect(() => createTokenService({} as TokenServiceOptions)).toThrow(/options.store/);
+    expect(() => createTokenService({ store: { get() {} } } as never)).toThrow(/no insert/);
+    expect(() => createTokenService({ store: new MemoryTokenStore(), policy: { maxLifetimeDays: -1 } })).toThrow(/maxLifetimeDays/);
+    expect(() => createTokenService({ store: new MemoryTokenStore(), prefix: 'Bad' })).toThrow(/prefix/);
+    expect(() => createTokenService({ store: new MemoryTokenStore(), policy: { defaultLifetimeDays: 9, maxLifetimeDays: 3 } })).toThrow(/defaultLifetimeDays/);
+  });
+});
+
+describe('verify', () => {
+  test('a good token verifies, records the use and returns the compiled restrictions', async () => {
+    const { tokens } = setup();
+    const { token, record } = await tokens.issue({ owner: 'alice', label: 'CI', restrictions: '[GET]/rest/x' });
+    const result = await tokens.verify(token, { ip: '10.0.0.9' });
+    if (!result.ok) throw new Error(result.reason);
+    expect(result.user).toBe('alice');
+    expect(evaluateRestrictions(result.restrictions, { method: 'GET', url: '/rest/x' }).allowed).toBe(true);
+    expect(result.record).toMatchObject({ id: record.id, usageCount: 1, lastAccessedIp: '10.0.0.9' });
+    await tokens.close();
+  });
+
+  test.each([
+    ['empty', ''],
+    ['10 KB', `tfk_${'a'.repeat(10_000)}`],
+    ['non-ASCII', 'tfk_ééééééééééééééééééééééééééééééééééééééééé'],
+    ['wrong prefix', `ghp_${'a'.repeat(42)}`],
+    ['undefined', undefined],
+  ])('%s → malformed, without a store call', async (_, text) => {
+    const { tokens, store } = setup();
+    const spy = jest.spyOn(store, 'get');
+    await expect(tokens.verify(text)).resolves.toEqual({ ok: false, reason: 'malformed' });
+    expect(spy).not.toHaveBeenCalled();
+  });
+
+  test('a checksum flip → checksum, without a store call', async () => {
+    const { tokens, store } = setup();
+    const { token } = await tokens.issue({ owner: 'a', label: 'x' });
+    const spy = jest.spyOn(store, 'get');
+    const flipped = token.slice(0, 30) + (token[30] === 'a' ? 'b' : 'a') + token.slice(31);
+    await expect(tokens.verify(flipped)).resolves.toEqual({ ok: false, reason: 'checksum' });
+    expect(spy).not.toHaveBeenCalled();
+  });
+
+  test('a well-formed token that is not ours → unknown; a wrong secret for a real id → unknown', async () => {
+    const { tokens } = setup();
+    const other = setup();
+    const { token } = await other.tokens.issue({ owner: 'a', label: 'x' });
+    await expect(tokens.verify(token)).resolves.toEqual({ ok: false, reason: 'unknown' });
+    const mine = await tokens.issue({ owner: 'a', label: 'x' });
+    const { token: fresh } = await other.tokens.issue({ owner: 'a', label: 'y' });
+    // Same id, different secret: a forged token with a valid checksum.
+    const body = `tfk_${mine.record.id}${fresh.slice(16, 40)}`;
+    await expect(tokens.verify(body + checksum(body))).resolves.toEqual({ ok: false, reason: 'unknown' });
+  });
+
+  test('revoked and expired tokens fail', async () => {
+    const { tokens, advance } = setup();
+    const a = await tokens.issue({ owner: 'a', label: 'x', expiresAt: new Date('2026-01-02T00:00:00Z') });
+    const b = await tokens.issue({ owner: 'a', label: 'y' });
+    await tokens.revoke(b.record.id);
+    await expect(tokens.verify(b.token)).resolves.toEqual({ ok: false, reason: 'revoked' });
+    advance(DAY);
+    await expect(tokens.verify(a.token)).resolves.toEqual({ ok: false, reason: 'expired' });
+  });
+
+  test('lowering maxLifetimeDays makes existing longer-lived tokens fail at use with policy', async () => {
+    const store = new MemoryTokenStore();
+    const clock = () => new Date('2026-01-01T00:00:00Z');
+    const before = createTokenService({ store, clock, policy: { maxLifetimeDays: 90 } });
+    const long = await before.issue({ owner: 'a', label: 'long', expiresAt: new Date('2026-03-01T00:00:00Z') });
+    const short = await before.issue({ owner: 'a', label: 'short', expiresAt: new Date('2026-01-10T00:00:00Z') });
+    const after = createTokenService({ store, clock, policy: { maxLifetimeDays: 30 } });
+    await expect(after.verify(long.token)).resolves.toEqual({ ok: false, reason: 'policy' });
+    await expect(after.verify(short.token)).resolves.toMatchObject({ ok: true });
+    const strict = createTokenService({ store, clock, policy: { requireExpiry: true } });
+    const forever = await before.issue({ owner: 'a', label: 'forever', expiresAt: new Date('2026-02-01T00:00:00Z') });
+    await expect(strict.verify(forever.token)).resolves.toMatchObject({ ok: true });
+    const unbounded = await createTokenService({ store, clock }).issue({ owner: 'a', label: 'no expiry' });
+    await expect(strict.verify(unbounded.token)).resolves.toEqual({ ok: false, reason: 'policy' });
+  });
+
+  test('a user-bound token is valid only for its owner (NFKC and case folded)', async () => {
+    const { tokens } = setup();
+    const { token } = await tokens.issue({ owner: 'Ａlice', label: 'x' });
+    await expect(tokens.verify(token, { username: 'ALICE' })).resolves.toMatchObject({ ok: true, user: 'Ａlice' });
+    await expect(tokens.verify(token, { username: 'bob' })).resolves.toEqual({ ok: false, reason: 'user_mismatch' });
+    await expect(tokens.verify(token)).resolves.toMatchObject({ ok: true, user: 'Ａlice' });
+  });
+
+  test('an any-user token acts as the Basic username and needs one', async () => {
+    const { tokens } = setup();
+    const { token } = await tokens.issue({ owner: null, label: 'shared' });
+    await expect(tokens.verify(token, { username: 'carol' })).resolves.toMatchObject({ ok: true, user: 'carol' });
+    await expect(tokens.verify(token)).resolves.toEqual({ ok: false, reason: 'user_required' });
+  });
+
+  test('1,000 concurrent verifications count exactly 1,000 after close()', async () => {
+    const store = new MemoryTokenStore();
+    const tokens = createTokenService({ store, usageFlushMs: 5 });
+    const { token, record } = await tokens.issue({ owner: 'a', label: 'x' });
+    const results = await Promise.all(Array.from({ length: 1000 }, (_, i) => tokens.verify(token, { ip: `10.0.${i >> 8}.${i & 255}` })));
+    expect(results.every((r) => r.ok)).toBe(true);
+    await tokens.close();
+    expect(store.get(record.id)!.usageCount).toBe(1000);
+  });
+
+  test('a failing usage write is retried, not lost', async () => {
+    const store = new MemoryTokenStore();
+    const errors: string[] = [];
+    const tokens = createTokenService({ store, usageFlushMs: 1, onError: (_e, context) => void errors.push(context) });
+    const { token, record } = await tokens.issue({ owner: 'a', label: 'x' });
+    const real = store.recordUsage.bind(store);
+    let failures = 1;
+    jest.spyOn(store, 'recordUsage').mockImplementation((updates) => {
+      if (failures-- > 0) throw new Error('database is locked');
+      real(updates);
+    });
+    await tokens.verify(token);
+    await new Promise((r) => setTimeout(r, 20));
+    await tokens.verify(token);
+    await tokens.close();
+    expect(errors).toEqual(['could not record token usage']);
+    expect(store.get(record.id)!.usageCount).toBe(2);
+  });
+});
+
+describe('update, rotate, revoke, purge', () => {
+  test('update edits label, expiry (within policy) and restrictions', async () => {
+    const { tokens, events } = setup({ policy: { maxLifetimeDays: 30 } });
+    const { record } = await tokens.issue({ owner: 'a', label: 'x' });
+    const updated = await tokens.update(record.id, { label: 'y', restrictions: '[post]/z', expiresAt: new Date('2026-01-20T00:00:00Z') }, { actor: 'admin' });
+    expect(updated).toMatchObject({ label: 'y', restrictions: '[POST]/z', expiresAt: new Date('2026-01-20T00:00:00Z') });
+    await expect(tokens.update(record.id, { expiresAt: new Date('2026-03-01T00:00:00Z') })).rejects.toMatchObject({ code: 'lifetime_exceeded' });
+    await expect(tokens.update(record.id, { expiresAt: null })).rejects.toMatchObject({ code: 'expiry_required' });
+    await expect(tokens.update(record.id, { restrictions: '[' })).rejects.toBeInstanceOf(RestrictionSyntaxError);
+    await expect(tokens.update('nope', { label: 'z' })).rejects.toMatchObject({ code: 'not_found', status: 404 });
+    expect(events.filter((e) => e.type === 'token.updated')).toEqual([expect.objectContaining({ user: 'admin', tokenId: record.id, outcome: 'success' })]);
+  });
+
+  test('secure mode: nothing can be edited', async () => {
+    const { tokens } = setup({ policy: { secureMode: true } });
+    const { record } = await tokens.issue({ owner: 'a', label: 'x' });
+    await expect(tokens.update(record.id, { label: 'y' })).rejects.toMatchObject({ code: 'secure_mode', status: 409 });
+    expect((await tokens.get(record.id))!.label).toBe('x');
+  });
+
+  test('rotate: a new secret; the old one dies at once, or after the grace period', async () => {
+    const { tokens, advance } = setup();
+    const old = await tokens.issue({ owner: 'a', label: 'x', restrictions: '/r' });
+    const rotated = await tokens.rotate(old.record.id);
+    expect(rotated.token).not.toBe(old.token);
+    expect(rotated.record).toMatchObject({ label: 'x', restrictions: '/r', owner: 'a' });
+    await expect(tokens.verify(old.token)).resolves.toEqual({ ok: false, reason: 'revoked' });
+    await expect(tokens.verify(rotated.token)).resolves.toMatchObject({ ok: true });
+
+    const graced = await tokens.rotate(rotated.record.id, { graceSeconds: 60 });
+    await expect(tokens.verify(rotated.token)).resolves.toMatchObject({ ok: true });
+    advance(61_000);
+    await expect(tokens.verify(rotated.token)).resolves.toEqual({ ok: false, reason: 'revoked' });
+    await expect(tokens.verify(graced.token)).resolves.toMatchObject({ ok: true });
+  });
+
+  test('rotate checks the lifetime policy anew and does not count against the quota', async () => {
+    const store = new MemoryTokenStore();
+    const clock = () => new Date('2026-01-01T00:00:00Z');
+    const lax = createTokenService({ store, clock });
+    const strict = createTokenService({ store, clock, policy: { maxLifetimeDays: 30, maxTokensPerUser: 1 } });
+    // A token that outlives today's policy cannot be rotated into a new one with the same expiry…
+    const long = await lax.issue({ owner: 'a', label: 'x', expiresAt: new Date('2026-03-01T00:00:00Z') });
+    await expect(strict.rotate(long.record.id)).rejects.toMatchObject({ code: 'lifetime_exceeded' });
+    // …one without an expiry gets the policy's default, and a replacement never hits the quota.
+    const forever = await lax.issue({ owner: 'b', label: 'y' });
+    const rotated = await strict.rotate(forever.record.id);
+    expect(rotated.record).toMatchObject({ owner: 'b', expiresAt: new Date('2026-01-31T00:00:00Z') });
+    await expect(strict.issue({ owner: 'b', label: 'z' })).rejects.toMatchObject({ code: 'quota_exceeded' });
+  });
+
+  test('revokeAll revokes every live token of one owner', async () => {
+    const { tokens } = setup();
+    const a1 = await tokens.issue({ owner: 'a', label: '1' });
+    const a2 = await tokens.issue({ owner: 'a', label: '2' });
+    const b = await tokens.issue({ owner: 'b', label: '3' });
+    expect(await tokens.revokeAll('a')).toBe(2);
+    for (const t of [a1, a2]) await expect(tokens.verify(t.token)).resolves.toEqual({ ok: false, reason: 'revoked' });
+    await expect(tokens.verify(b.token)).resolves.toMatchObject({ ok: true });
+    expect(await tokens.revokeAll('a')).toBe(0);
+  });
+
+  test('purgeExpired deletes tokens that ended more than expiredRetentionDays ago', async () => {
+    const { tokens, advance, events } = setup({ policy: { expiredRetentionDays: 7 } });
+    const soon = await tokens.issue({ owner: 'a', label: 'x', expiresAt: new Date('2026-01-02T00:00:00Z') });
+    const live = await tokens.issue({ owner: 'a', label: 'y' });
+    advance(5 * DAY);
+    expect(await tokens.purgeExpired()).toEqual([]);
+    advance(5 * DAY);
+    expect(await tokens.purgeExpired()).toEqual([soon.record.id]);
+    expect(await tokens.get(soon.record.id)).toBeUndefined();
+    expect(await tokens.get(live.record.id)).toBeDefined();
+    expect(events.map((e) => e.type)).toEqual(['token.created', 'token.created', 'token.purged']);
+    await tokens.close();
+  });
+
+  test('lists: per owner, any-user, all', async () => {
+    const { tokens } = setup();
+    await tokens.issue({ owner: 'a', label: '1' });
+    await tokens.issue({ owner: null, label: '2' });
+    expect((await tokens.list('a')).map((r) => r.label)).toEqual(['1']);
+    expect((await tokens.list(null)).map((r) => r.label)).toEqual(['2']);
+    expect(await tokens.listAll()).toHaveLength(2);
+  });
+});
+
+describe('audit', () => {
+  test('every lifecycle change emits an event without secrets', async () => {
+    const { tokens, events } = setup();
+    const { token, record } = await tokens.issue({ owner: 'a', label: 'x' }, { actor: 'admin' });
+    await tokens.update(record.id, { label: 'y' });
+    const rotated = await tokens.rotate(record.id);
+    await tokens.revoke(rotated.record.id);
+    expect(events.map((e) => [e.type, e.user])).toEqual([
+      ['token.created', 'admin'],
+      ['token.updated', 'a'],
+      ['token.created', 'a'],
+      ['token.rotated', 'a'],
+      ['token.revoked', 'a'],
+    ]);
+    const text = JSON.stringify(events);
+    for (const t of [token, rotated.token]) expect(text).not.toContain(t.slice(16, 40));
+  });
+
+  test('a failing audit hook never fails the call; it is reported', async () => {
+    const errors: string[] = [];
+    const tokens = createTokenService({
+      store: new MemoryTokenStore(),
+      audit: () => {
+        throw new Error('sink down');
+      },
+      onError: (_e, context) => void errors.push(context),
+    });
+    await expect(tokens.issue({ owner: 'a', label: 'x' })).resolves.toBeDefined();
+    const async = createTokenService({ store: new MemoryTokenStore(), audit: () => Promise.reject(new Error('down')), onError: (_e, c) => void errors.push(c) });
+    await async.issue({ owner: 'a', label: 'x' });
+    await new Promise((r) => setImmediate(r));
+    expect(errors).toEqual(['audit hook failed', 'audit hook failed']);
+  });
+
+  test('TokenError carries code, status and a message naming the rule', () => {
+    const err = new TokenError('quota_exceeded', 'x');
+    expect(err).toMatchObject({ name: 'TokenError', code: 'quota_exceeded', status: 409 });
+  });
+});
