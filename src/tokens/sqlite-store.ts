@@ -135,6 +135,15 @@ export class SqliteTokenStore implements TokenStore {
   }
 
   insert(t: StoredToken): void {
+    try {
+      this.#insertRow(t);
+    } catch (err) {
+      if ((err as { code?: unknown }).code === 'SQLITE_CONSTRAINT_PRIMARYKEY') throw new Error(`a token with id ${t.id} already exists`);
+      throw err;
+    }
+  }
+
+  #insertRow(t: StoredToken): void {
     this.#insert.run({
       id: t.id,
       owner: t.owner,

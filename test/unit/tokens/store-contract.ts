@@ -42,7 +42,7 @@ export function tokenStoreContract(name: string, open: () => Promise<TokenStore>
 
     test('inserting an existing id fails', async () => {
       await store.insert(token('A1'));
-      await expect(Promise.resolve().then(() => store.insert(token('A1')))).rejects.toThrow();
+      await expect(Promise.resolve().then(() => store.insert(token('A1')))).rejects.toThrow(/a token with id A1 already exists/);
     });
 
     test('returned tokens are copies: mutating them changes nothing stored', async () => {
