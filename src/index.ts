@@ -37,6 +37,7 @@ export {
 } from './tokens/service.js';
 export { MemoryTokenStore } from './tokens/memory-store.js';
 export { SqliteTokenStore, type SqliteTokenStoreOptions } from './tokens/sqlite-store.js';
+export { PostgresTokenStore, type PostgresTokenStoreOptions, type PgPool } from './tokens/postgres-store.js';
 export type { TokenStore, TokenRecord, StoredToken, TokenChanges, UsageUpdate, MaybePromise } from './tokens/store.js';
 export { TokenError, type TokenErrorCode } from './tokens/errors.js';
 export type { AuditEvent, AuditEventType, AuditHook } from './tokens/audit.js';
