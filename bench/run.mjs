@@ -12,7 +12,7 @@ import { sink } from './harness.mjs';
 
 const SECTIONS = {
   rules: './rules.mjs',
-  // tokens: './tokens.mjs',
+  tokens: './tokens.mjs',
   // http: './http.mjs',
 };
 

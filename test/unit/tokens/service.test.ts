@@ -285,6 +285,17 @@ describe('update, rotate, revoke, purge', () => {
     await tokens.close();
   });
 
+  test('with expiredRetentionDays the purge also runs on a schedule (an unref()ed timer)', async () => {
+    let now = new Date('2026-01-01T00:00:00Z');
+    const store = new MemoryTokenStore();
+    const tokens = createTokenService({ store, clock: () => now, policy: { expiredRetentionDays: 1 }, purgeIntervalMs: 5 });
+    const { record } = await tokens.issue({ owner: 'a', label: 'x', expiresAt: new Date('2026-01-02T00:00:00Z') });
+    now = new Date('2026-01-05T00:00:00Z');
+    for (let i = 0; i < 100 && store.get(record.id); i++) await new Promise((r) => setTimeout(r, 5));
+    expect(store.get(record.id)).toBeUndefined();
+    await tokens.close();
+  });
+
   test('lists: per owner, any-user, all', async () => {
     const { tokens } = setup();
     await tokens.issue({ owner: 'a', label: '1' });
