@@ -1,5 +1,5 @@
 // PostgresTokenStore: tokens in PostgreSQL (pg Pool), shared by several app instances; versioned migrations.
-import type { StoredToken, TokenChanges, TokenStore, UsageUpdate } from './store.js';
+import { CHANGE_COLUMNS as COLUMNS, type StoredToken, type TokenChanges, type TokenStore, type UsageUpdate } from './store.js';
 
 /** Options of {@link PostgresTokenStore}. */
 export interface PostgresTokenStoreOptions {
@@ -69,14 +69,6 @@ function fromRow(r: Row): StoredToken {
   };
 }
 
-const COLUMNS: Readonly<Record<keyof TokenChanges, string>> = {
-  label: 'label',
-  expiresAt: 'expires_at',
-  restrictions: 'restrictions',
-  revokedAt: 'revoked_at',
-  salt: 'salt',
-  hash: 'hash',
-};
 
 /**
  * Tokens in PostgreSQL. Every read goes to the database, so a revocation or edit made by one app

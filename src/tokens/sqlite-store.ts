@@ -1,6 +1,6 @@
 // SqliteTokenStore: the embedded default TokenStore — one file, WAL, versioned migrations (better-sqlite3).
 import Database from 'better-sqlite3';
-import type { StoredToken, TokenChanges, TokenStore, UsageUpdate } from './store.js';
+import { CHANGE_COLUMNS as COLUMNS, type StoredToken, type TokenChanges, type TokenStore, type UsageUpdate } from './store.js';
 
 /** Options of {@link SqliteTokenStore}. */
 export interface SqliteTokenStoreOptions {
@@ -65,15 +65,6 @@ function fromRow(r: Row): StoredToken {
   };
 }
 
-/** Column of each changeable field. */
-const COLUMNS: Readonly<Record<keyof TokenChanges, string>> = {
-  label: 'label',
-  expiresAt: 'expires_at',
-  restrictions: 'restrictions',
-  revokedAt: 'revoked_at',
-  salt: 'salt',
-  hash: 'hash',
-};
 
 /**
  * Tokens in a SQLite file. Writes are synchronous and committed with `synchronous = FULL` before the

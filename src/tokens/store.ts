@@ -29,6 +29,16 @@ export interface StoredToken extends TokenRecord {
 /** Fields `update` may change. */
 export type TokenChanges = Partial<Pick<StoredToken, 'label' | 'expiresAt' | 'restrictions' | 'revokedAt' | 'salt' | 'hash'>>;
 
+/** The SQL column of each field `update` may change (the same in every SQL store). */
+export const CHANGE_COLUMNS: Readonly<Record<keyof TokenChanges, string>> = {
+  label: 'label',
+  expiresAt: 'expires_at',
+  restrictions: 'restrictions',
+  revokedAt: 'revoked_at',
+  salt: 'salt',
+  hash: 'hash',
+};
+
 /** Usage to add to a token: `count` more uses, the latest at `lastAccessed` from `lastAccessedIp`. */
 export interface UsageUpdate {
   readonly id: string;

