@@ -45,6 +45,12 @@ export interface CompiledJsonData extends CompiledValue {
 /** Whether a value full-matches a constraint's regex. */
 export const valueMatches = (c: CompiledValue, value: string): boolean => (c.literal !== null ? value === c.literal : c.re.test(value));
 
+/** A URL regex compiled case-insensitively (Express's default routing) and, on first use, case-sensitively. */
+interface UrlRegexes {
+  readonly insensitive: RegExp;
+  sensitive: RegExp | undefined;
+}
+
 /** A rule, ready to evaluate. */
 export interface CompiledRule {
   readonly rule: Rule;
@@ -52,10 +58,8 @@ export interface CompiledRule {
   readonly mask: number;
   /** Rules with the same URL regex share a group (and its compiled regexes), so one evaluation tests it once. */
   readonly urlGroup: number;
-  /** Case-insensitive full-match URL regex (the default, Express's default routing). */
-  readonly url: RegExp;
-  /** Case-sensitive variant, compiled on first use. */
-  urlSensitive: RegExp | undefined;
+  /** The full-match URL regexes, shared by every rule of the group. */
+  readonly url: UrlRegexes;
   /** A literal every matching path contains (ASCII, as written), or '' when none is known. */
   readonly literal: string;
   readonly literalLower: string;
@@ -79,8 +83,7 @@ function compileRule(rule: Rule, urlGroup: number, shared: CompiledRule | undefi
     line: rule.line,
     mask: methodMask(rule.methods),
     urlGroup,
-    url: shared ? shared.url : fullMatch(rule.url, 'si'),
-    urlSensitive: shared?.urlSensitive,
+    url: shared ? shared.url : { insensitive: fullMatch(rule.url, 'si'), sensitive: undefined },
     literal,
     literalLower: literal.toLowerCase(),
     literalOnly: shared ? shared.literalOnly : literal !== '' && literalPattern(rule.url) === literal,
@@ -90,8 +93,8 @@ function compileRule(rule: Rule, urlGroup: number, shared: CompiledRule | undefi
 }
 
 export function urlRegex(rule: CompiledRule, caseSensitive: boolean): RegExp {
-  if (!caseSensitive) return rule.url;
-  return (rule.urlSensitive ??= fullMatch(rule.rule.url, 's'));
+  if (!caseSensitive) return rule.url.insensitive;
+  return (rule.url.sensitive ??= fullMatch(rule.rule.url, 's'));
 }
 
 const literalParser = new RegExpParser({ ecmaVersion: 2025 });

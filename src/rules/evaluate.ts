@@ -195,10 +195,10 @@ function ruleHolds(compiled: CompiledSet, rule: CompiledRule, subject: Subject, 
 }
 
 /** A rule whose method and URL held but whose QueryParam constraint met an unusable query. */
-function failedOnAmbiguousQuery(rules: readonly CompiledRule[], subject: Subject): boolean {
+function failedOnAmbiguousQuery(compiled: CompiledSet, subject: Subject, haystack: string): boolean {
   if (!queryOf(subject).ambiguous) return false;
-  return rules.some(
-    (rule) => rule.query.length > 0 && (rule.mask & subject.bit) !== 0 && urlRegex(rule, subject.caseSensitive).test(subject.path),
+  return compiled.rules.some(
+    (rule) => rule.query.length > 0 && (rule.mask & subject.bit) !== 0 && compiled.urlMatches(rule, subject.path, haystack, subject.caseSensitive),
   );
 }
 
@@ -250,7 +250,7 @@ export function evaluateRestrictions(set: RestrictionSet, request: RestrictionRe
   } else {
     for (const i of index.candidates(haystack)) if (ruleHolds(compiled, rules[i]!, subject, haystack)) return allowed(rules[i]!);
   }
-  const reason: DenialReason = compiled.hasQuery && failedOnAmbiguousQuery(rules, subject) ? 'ambiguous_query' : 'no_rule_matched';
+  const reason: DenialReason = compiled.hasQuery && failedOnAmbiguousQuery(compiled, subject, haystack) ? 'ambiguous_query' : 'no_rule_matched';
   return new RestrictionDecision(false, undefined, reason, () => explainDenial(rules, subject));
 }
 

@@ -148,8 +148,15 @@ export function createTokenService(options: TokenServiceOptions): TokenService {
   const onError = options.onError ?? ((error: unknown, context: string) => console.error(`tokenfence: ${context}:`, error));
   const audit = options.audit;
 
+  // Initialised once; a failed init (a database not up yet) is retried by the next call, not cached.
   let ready: Promise<void> | undefined;
-  const init = (): Promise<void> => (ready ??= Promise.resolve(store.init?.()));
+  const init = (): Promise<void> =>
+    (ready ??= Promise.resolve()
+      .then(() => store.init?.())
+      .catch((err: unknown) => {
+        ready = undefined;
+        throw err;
+      }));
 
   // ---- audit ----
   const emit = (event: Omit<AuditEvent, 'at' | 'outcome'> & { outcome?: AuditEvent['outcome'] }): void => {

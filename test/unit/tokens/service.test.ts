@@ -83,6 +83,19 @@ describe('issue', () => {
     await tokens.issue({ owner: 'alice', label: '4 (2 expired)' });
   });
 
+  test('a failed store init is retried by the next call, not remembered', async () => {
+    const store = new MemoryTokenStore();
+    let failures = 1;
+    Object.assign(store, {
+      init: () => {
+        if (failures-- > 0) throw new Error('database not up yet');
+      },
+    });
+    const tokens = createTokenService({ store });
+    await expect(tokens.list('a')).rejects.toThrow('database not up yet');
+    await expect(tokens.issue({ owner: 'a', label: 'x' })).resolves.toBeDefined();
+  });
+
   test('misconfiguration throws a TypeError at start-up', () => {
     expect(() => createTokenService({} as TokenServiceOptions)).toThrow(/options.store/);
     expect(() => createTokenService({ store: { get() {} } } as never)).toThrow(/no insert/);
