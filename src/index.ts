@@ -42,3 +42,21 @@ export type { TokenStore, TokenRecord, StoredToken, TokenChanges, UsageUpdate, M
 export { TokenError, type TokenErrorCode } from './tokens/errors.js';
 export type { AuditEvent, AuditEventType, AuditHook } from './tokens/audit.js';
 export { DEFAULT_PREFIX, parseToken, type ParsedToken } from './tokens/format.js';
+export { tokenGuard, type TokenGuard, type TokenGuardOptions, type TokenPrincipal, type NextFunction } from './http/guard.js';
+export { GuardError, GUARD_ERROR_STATUS, GUARD_ERROR_MESSAGE, type GuardErrorCode, type GuardErrorBody } from './http/errors.js';
+export type { TokenRateLimitOptions } from './http/rate-limit.js';
+export type { GuardRequest } from './http/request.js';
+export { DEFAULT_SCOPE, Scope } from './http/scope.js';
+export {
+  createAuditLog,
+  callbackSink,
+  pinoSink,
+  JsonLinesSink,
+  formatAuditMessage,
+  auditRecord,
+  type AuditSink,
+  type AuditLog,
+  type AuditLogOptions,
+  type JsonLinesSinkOptions,
+  type PinoLike,
+} from './http/audit.js';

@@ -229,6 +229,7 @@ function mergeSorted(a: readonly number[], b: readonly number[]): readonly numbe
 export class CompiledSet {
   readonly rules: readonly CompiledRule[];
   readonly hasQuery: boolean;
+  readonly hasJson: boolean;
   private indexInsensitive: TrigramIndex | undefined;
   private indexSensitive: TrigramIndex | undefined;
   /** Per-evaluation memo of URL-group results: valid where `urlStamp[g] === stamp`. */
@@ -247,6 +248,7 @@ export class CompiledSet {
     this.urlStamp = new Uint32Array(groups.size);
     this.urlResult = new Uint8Array(groups.size);
     this.hasQuery = this.rules.some((r) => r.query.length > 0);
+    this.hasJson = this.rules.some((r) => r.json.length > 0);
     if (rules.length >= INDEX_THRESHOLD) this.indexInsensitive = new TrigramIndex(this.rules.map((r) => r.literalLower));
   }
 

@@ -268,3 +268,23 @@ function asciiLowerCase(s: string): string {
 function allowed(rule: CompiledRule): Decision {
   return new RestrictionDecision(true, rule.line, undefined, () => `allowed by line ${rule.line}: ${formatRule(rule.rule)}`);
 }
+
+/**
+ * Whether a rule with a JsonData constraint could decide this request once its body is known: the rule's
+ * method list admits `request.method` and its URL matches the path. The guard reads an unparsed body
+ * only then. False for an ambiguous path (that request is denied whatever its body).
+ */
+export function needsJsonBody(set: RestrictionSet, request: Pick<RestrictionRequest, 'method' | 'url'>, options: EvaluateOptions = {}): boolean {
+  const compiled = RestrictionSet.compiled(set);
+  if (!compiled.hasJson) return false;
+  const target = typeof request?.url === 'string' ? request.url : '';
+  const q = target.indexOf('?');
+  const canonical = canonicalizePath(q < 0 ? target : target.slice(0, q), options);
+  if (!canonical.ok) return false;
+  const method = typeof request.method === 'string' ? request.method.toUpperCase() : String(request.method);
+  const bit = methodBit(method);
+  const caseSensitive = options.caseSensitive === true;
+  const haystack = caseSensitive ? canonical.path : asciiLowerCase(canonical.path);
+  compiled.begin();
+  return compiled.rules.some((rule) => rule.json.length > 0 && (rule.mask & bit) !== 0 && compiled.urlMatches(rule, canonical.path, haystack, caseSensitive));
+}

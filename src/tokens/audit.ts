@@ -28,6 +28,10 @@ export interface AuditEvent {
   readonly outcome: 'success' | 'failure';
   readonly reason?: string;
   readonly requestId?: string;
+  /** For a token call: the restriction line that allowed it. */
+  readonly line?: number;
+  /** For a token call: the HTTP status the guard answered with, when it refused the call. */
+  readonly status?: number;
 }
 
 /** Receives audit events. It may be async; a failure is reported, never passed on to the caller. */

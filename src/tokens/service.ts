@@ -78,6 +78,8 @@ export type VerifyResult =
 
 /** The token service; see {@link createTokenService}. */
 export interface TokenService {
+  /** The token prefix this service issues and accepts (`tfk_` unless configured). */
+  readonly prefix: string;
   /** Issues a token. The returned `token` is the only time the secret is ever available. */
   issue(input: IssueInput, options?: ActorOptions): Promise<{ token: string; record: TokenRecord }>;
   /** Checks a presented token and records the use. Never throws for bad input. */
@@ -286,6 +288,8 @@ export function createTokenService(options: TokenServiceOptions): TokenService {
 
   let purgeTimer: NodeJS.Timeout | undefined;
   const service: TokenService = {
+    prefix,
+
     async issue(input, opts = {}) {
       if (typeof input !== 'object' || input === null) throw new TokenError('invalid_input', 'issue needs { owner, label, expiresAt?, restrictions? }');
       await init();

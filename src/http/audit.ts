@@ -1,0 +1,212 @@
+// Audit sinks (SPEC §6): a callback, an append-only JSON-lines file and a pino adapter, combined into one hook.
+import { open, type FileHandle } from 'node:fs/promises';
+import type { AuditEvent, AuditHook } from '../tokens/audit.js';
+
+/** Where audit events go. `write` may be async; `close` flushes what is buffered. */
+export interface AuditSink {
+  write(event: AuditEvent): void | Promise<void>;
+  close?(): void | Promise<void>;
+}
+
+/** An audit hook that fans out to sinks; pass it as `audit` to the token service and the guard. */
+export interface AuditLog extends AuditHook {
+  /** Flushes and closes every sink. Events written before `close()` is called are never lost. */
+  close(): Promise<void>;
+}
+
+/** Options of {@link createAuditLog}. */
+export interface AuditLogOptions {
+  /**
+   * Reports a sink that failed. A failing sink never fails the request that caused the event.
+   * @default logs the error's message to `console.error`
+   */
+  onError?: (error: unknown, context: string) => void;
+}
+
+const who = (user: string | null | undefined): string => user ?? 'anonymous';
+
+/**
+ * The human-readable line of an event. For a token call it is Jira's
+ * `{user} has been authenticated via API Token ({tokenId})`.
+ */
+export function formatAuditMessage(event: AuditEvent): string {
+  const id = event.tokenId ?? 'unknown id';
+  switch (event.type) {
+    case 'token.used':
+      return `${who(event.user)} has been authenticated via API Token (${id})`;
+    case 'token.denied':
+      return `API Token call refused for ${who(event.user)} (${id}): ${event.reason ?? 'denied'}`;
+    case 'token.created':
+      return `API Token (${id}) created by ${who(event.user)}`;
+    case 'token.updated':
+      return `API Token (${id}) updated by ${who(event.user)}`;
+    case 'token.rotated':
+      return `API Token (${id}) rotated by ${who(event.user)}${event.reason ? `, ${event.reason}` : ''}`;
+    case 'token.revoked':
+      return `API Token (${id}) revoked by ${who(event.user)}`;
+    case 'token.purged':
+      return `API Token (${id}) purged`;
+  }
+}
+
+/** An event as one JSON object: ISO time, the fields that are set, and the text line as `message`. */
+export function auditRecord(event: AuditEvent): Record<string, unknown> {
+  return { ...event, at: event.at.toISOString(), message: formatAuditMessage(event) };
+}
+
+function checkSink(sink: unknown, index: number): AuditSink {
+  if (typeof sink === 'function') return { write: sink as AuditHook };
+  if (typeof sink !== 'object' || sink === null || typeof (sink as AuditSink).write !== 'function') {
+    throw new TypeError(`createAuditLog: sink ${index} must be a function or an object with write(event) (for example new JsonLinesSink(file))`);
+  }
+  return sink as AuditSink;
+}
+
+const defaultOnError = (error: unknown, context: string): void => {
+  console.error(`tokenfence: ${context}: ${error instanceof Error ? error.message : String(error)}`);
+};
+
+/**
+ * Combines sinks into one audit hook. Each event goes to every sink; a sink that throws or rejects is
+ * reported to `onError` and the others still get the event.
+ *
+ * @example
+ * const audit = createAuditLog([new JsonLinesSink('audit.jsonl'), pinoSink(logger)]);
+ * const tokens = createTokenService({ store, audit });
+ * app.use(tokenGuard({ tokens, audit }));
+ * // on shutdown: await audit.close();
+ */
+export function createAuditLog(sinks: ReadonlyArray<AuditSink | AuditHook>, options: AuditLogOptions = {}): AuditLog {
+  if (!Array.isArray(sinks)) throw new TypeError('createAuditLog needs an array of sinks');
+  const checked = sinks.map(checkSink);
+  const onError = options.onError ?? defaultOnError;
+  const log = ((event: AuditEvent): void => {
+    for (const sink of checked) {
+      try {
+        const result = sink.write(event);
+        if (result instanceof Promise) result.catch((err: unknown) => onError(err, 'audit sink failed'));
+      } catch (err) {
+        onError(err, 'audit sink failed');
+      }
+    }
+  }) as AuditLog;
+  log.close = async () => {
+    const results = await Promise.allSettled(checked.map((sink) => sink.close?.()));
+    for (const r of results) if (r.status === 'rejected') onError(r.reason, 'audit sink failed to close');
+  };
+  return log;
+}
+
+/** A sink that calls a function with each event. */
+export function callbackSink(fn: AuditHook): AuditSink {
+  if (typeof fn !== 'function') throw new TypeError('callbackSink needs a function');
+  return { write: fn };
+}
+
+/** The part of a pino logger the adapter uses (any logger with this shape works). */
+export interface PinoLike {
+  info(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+}
+
+/**
+ * A sink that logs each event through a pino logger: successes at `info`, failures at `warn`, the event's
+ * fields under `audit` and the text line as the message.
+ */
+export function pinoSink(logger: PinoLike): AuditSink {
+  if (typeof logger?.info !== 'function' || typeof logger.warn !== 'function') throw new TypeError('pinoSink needs a pino logger (an object with info and warn)');
+  return {
+    write(event) {
+      const record = { audit: { ...event, at: event.at.toISOString() } };
+      if (event.outcome === 'success') logger.info(record, formatAuditMessage(event));
+      else logger.warn(record, formatAuditMessage(event));
+    },
+  };
+}
+
+/** Options of {@link JsonLinesSink}. */
+export interface JsonLinesSinkOptions {
+  /** Buffered lines are written at least this often, in milliseconds. @default 200 */
+  flushMs?: number;
+  /** A buffer of this many bytes is written at once. @default 65536 */
+  maxBufferBytes?: number;
+  /** The file mode when the file is created (audit logs name users and paths). @default 0o600 */
+  mode?: number;
+  /** Reports a batch that could not be written by a timed flush. @default logs to `console.error` */
+  onError?: (error: unknown, context: string) => void;
+}
+
+/**
+ * An append-only JSON-lines file: one {@link auditRecord} per line, written in batches, in order. `close()`
+ * writes everything buffered and closes the file; writing after `close()` throws.
+ */
+export class JsonLinesSink implements AuditSink {
+  readonly path: string;
+  readonly #flushMs: number;
+  readonly #maxBufferBytes: number;
+  readonly #mode: number;
+  readonly #onError: (error: unknown, context: string) => void;
+  #buffer: string[] = [];
+  #bufferBytes = 0;
+  #timer: NodeJS.Timeout | undefined;
+  #file: Promise<FileHandle> | undefined;
+  #writing: Promise<void> = Promise.resolve();
+  #closed = false;
+
+  constructor(path: string, options: JsonLinesSinkOptions = {}) {
+    if (typeof path !== 'string' || path === '') throw new TypeError('JsonLinesSink needs a file path');
+    this.path = path;
+    this.#flushMs = options.flushMs ?? 200;
+    this.#maxBufferBytes = options.maxBufferBytes ?? 65_536;
+    this.#mode = options.mode ?? 0o600;
+    this.#onError = options.onError ?? defaultOnError;
+    if (!(this.#flushMs >= 0) || !(this.#maxBufferBytes > 0)) throw new TypeError('JsonLinesSink: flushMs must be ≥ 0 and maxBufferBytes > 0');
+  }
+
+  write(event: AuditEvent): void {
+    if (this.#closed) throw new Error(`JsonLinesSink(${this.path}) is closed`);
+    const line = `${JSON.stringify(auditRecord(event))}\n`;
+    this.#buffer.push(line);
+    this.#bufferBytes += line.length;
+    if (this.#bufferBytes >= this.#maxBufferBytes) this.#flushInBackground();
+    else if (this.#timer === undefined) {
+      this.#timer = setTimeout(() => this.#flushInBackground(), this.#flushMs);
+      this.#timer.unref();
+    }
+  }
+
+  #flushInBackground(): void {
+    const lines = this.#buffer.length;
+    this.flush().catch((err: unknown) => this.#onError(err, `audit file ${this.path}: ${lines} events could not be written`));
+  }
+
+  /** Writes the buffered lines; resolves when they (and every earlier batch) are in the file. */
+  flush(): Promise<void> {
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer = undefined;
+    if (this.#buffer.length === 0) return this.#writing;
+    const text = this.#buffer.join('');
+    this.#buffer = [];
+    this.#bufferBytes = 0;
+    this.#file ??= open(this.path, 'a', this.#mode);
+    const file = this.#file;
+    // Batches are chained, so lines stay in order; a failed batch is reported by the caller of flush/close.
+    const written = this.#writing.then(async () => {
+      await (await file).appendFile(text, 'utf8');
+    });
+    this.#writing = written.catch(() => undefined);
+    return written;
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    try {
+      await this.flush();
+    } finally {
+      await this.#writing;
+      if (this.#file) await (await this.#file).close();
+      this.#file = undefined;
+    }
+  }
+}

@@ -1,0 +1,130 @@
+// Reads and parses a JSON request body for JsonData rules when the host has not parsed it yet (SPEC §5).
+import type { IncomingMessage } from 'node:http';
+import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
+import type { Transform } from 'node:stream';
+import secureJson from 'secure-json-parse';
+import { GuardError } from './errors.js';
+
+/** The default body limit, as body-parser's `express.json()`. */
+export const DEFAULT_BODY_LIMIT = 102_400;
+
+const UNITS: Readonly<Record<string, number>> = { b: 1, kb: 1024, mb: 1024 ** 2, gb: 1024 ** 3 };
+
+/** A byte count from a number or a size such as `'100kb'` (body-parser's notation); TypeError otherwise. */
+export function parseByteLimit(limit: number | string, option: string): number {
+  if (typeof limit === 'number' && Number.isSafeInteger(limit) && limit > 0) return limit;
+  const match = typeof limit === 'string' ? /^\s*(\d+(?:\.\d+)?)\s*(b|kb|mb|gb)?\s*$/i.exec(limit) : null;
+  if (match === null) throw new TypeError(`${option} must be a positive byte count or a size such as '100kb', got ${JSON.stringify(limit)}`);
+  const bytes = Math.floor(Number(match[1]) * UNITS[(match[2] ?? 'b').toLowerCase()]!);
+  if (bytes <= 0) throw new TypeError(`${option} must be more than 0 bytes`);
+  return bytes;
+}
+
+/** Whether the host (body-parser 1 or 2, or anything that read the stream) has consumed the body already. */
+export function bodyConsumed(req: IncomingMessage & { _body?: boolean }): boolean {
+  return req._body === true || req.readableEnded || (req.complete && !req.readable);
+}
+
+function charsetOf(contentType: string): string | undefined {
+  const match = /;\s*charset\s*=\s*("?)([^";\s]*)\1/i.exec(contentType);
+  return match === null ? undefined : match[2]!.toLowerCase();
+}
+
+function decoderFor(encoding: string): Transform | null | undefined {
+  switch (encoding) {
+    case 'identity':
+      return null;
+    case 'gzip':
+      return createGunzip();
+    case 'deflate':
+      return createInflate();
+    case 'br':
+      return createBrotliDecompress();
+    default:
+      return undefined;
+  }
+}
+
+/** Reads the whole stream (after decompression) up to `limit` bytes. */
+function readAll(req: IncomingMessage, limit: number): Promise<Buffer> {
+  const encoding = (req.headers['content-encoding'] ?? 'identity').trim().toLowerCase();
+  const declared = req.headers['content-length'];
+  if (encoding === 'identity' && declared !== undefined && Number(declared) > limit) {
+    return Promise.reject(new GuardError('body_too_large', `The request body is larger than the limit of ${limit} bytes.`));
+  }
+  const decoder = decoderFor(encoding);
+  if (decoder === undefined) return Promise.reject(new GuardError('unsupported_body', `The content encoding ${JSON.stringify(encoding.slice(0, 32))} is not supported.`));
+  const source = decoder === null ? req : req.pipe(decoder);
+  return new Promise<Buffer>((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let done = false;
+    const finish = (error: GuardError | null): void => {
+      if (done) return;
+      done = true;
+      if (error === null) {
+        resolve(Buffer.concat(chunks, size));
+        return;
+      }
+      // Drain what is left so the connection can answer; nothing more is buffered.
+      if (decoder) req.unpipe(decoder);
+      req.resume();
+      reject(error);
+    };
+    source.on('data', (chunk: Buffer) => {
+      if (done) return;
+      size += chunk.length;
+      if (size > limit) finish(new GuardError('body_too_large', `The request body is larger than the limit of ${limit} bytes.`));
+      else chunks.push(chunk);
+    });
+    source.once('end', () => finish(null));
+    source.once('error', () => finish(new GuardError('invalid_json', 'The request body could not be read or decompressed.')));
+    if (decoder) req.once('error', () => finish(new GuardError('invalid_json', 'The request body could not be read.')));
+    req.once('aborted', () => finish(new GuardError('invalid_json', 'The request was aborted before its body was complete.')));
+  });
+}
+
+/** What secure-json-parse throws for `__proto__` and `constructor.prototype` keys. */
+const FORBIDDEN_KEY_MESSAGE = 'Object contains forbidden prototype property';
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
+const FIRST_CHAR = /^[\x20\x09\x0a\x0d]*([^\x20\x09\x0a\x0d])/;
+
+/**
+ * Parses a JSON body the way `express.json()` would accept it, but stricter where it matters for policy:
+ * UTF-8 only, an object or array at the top (body-parser's `strict`), and prototype-poisoning keys
+ * (`__proto__`, `constructor.prototype`) refused. An empty body is `{}` as in body-parser.
+ */
+export function parseJsonBody(bytes: Buffer, contentType: string): unknown {
+  const charset = charsetOf(contentType);
+  if (charset !== undefined && charset !== 'utf-8' && charset !== 'utf8') {
+    throw new GuardError('unsupported_body', `The charset ${JSON.stringify(charset.slice(0, 32))} is not supported; send UTF-8 JSON.`);
+  }
+  let text: string;
+  try {
+    text = utf8.decode(bytes);
+  } catch {
+    throw new GuardError('invalid_json', 'The request body is not valid UTF-8.');
+  }
+  if (text.length === 0) return {};
+  const first = FIRST_CHAR.exec(text)?.[1];
+  if (first !== '{' && first !== '[') throw new GuardError('invalid_json');
+  try {
+    return secureJson.parse(text, undefined, { protoAction: 'error', constructorAction: 'error' });
+  } catch (err) {
+    if (err instanceof SyntaxError && err.message === FORBIDDEN_KEY_MESSAGE) throw new GuardError('forbidden_json_key');
+    throw new GuardError('invalid_json');
+  }
+}
+
+/**
+ * Reads and parses the JSON body, then leaves it where body-parser looks: `req.body` set, `req._body`
+ * true (body-parser 1), the stream ended (body-parser 2), so the host's `express.json()` does not read
+ * the stream again.
+ */
+export async function readJsonBody(req: IncomingMessage & { body?: unknown; _body?: boolean }, contentType: string, limit: number): Promise<unknown> {
+  const bytes = await readAll(req, limit);
+  const body = parseJsonBody(bytes, contentType);
+  req.body = body;
+  req._body = true;
+  return body;
+}

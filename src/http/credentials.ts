@@ -1,0 +1,85 @@
+// Finds a tokenfence credential in the Authorization header(s) of a request (SPEC §5).
+import type { IncomingMessage } from 'node:http';
+
+/** The most bytes an Authorization header holding a tokenfence credential may have. */
+export const MAX_AUTHORIZATION_BYTES = 1024;
+
+/** What {@link readCredential} found. */
+export type Credential =
+  /** No Authorization value mentions the token prefix: not tokenfence's business. */
+  | { kind: 'none' }
+  /** A tokenfence credential, well-formed: the token text and, for Basic, the user name. */
+  | { kind: 'token'; via: 'bearer' | 'basic'; token: string; username: string | undefined }
+  /** A value mentions the prefix but is not exactly one well-formed credential. `detail` never holds secret text. */
+  | { kind: 'malformed'; detail: string };
+
+const NONE: Credential = { kind: 'none' };
+// RFC 7235: auth-scheme is a token; credentials are token68 for both schemes used here.
+const SCHEME_AND_VALUE = /^([!#$%&'*+.^_`|~0-9A-Za-z-]+) +([A-Za-z0-9._~+/-]+=*)$/;
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+const CONTROL = /[\x00-\x1f\x7f-\x9f]/;
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** Every Authorization value of the request, one per header line (Node keeps only the first in `headers`). */
+function authorizationValues(req: IncomingMessage): string[] {
+  const raw = req.rawHeaders;
+  const values: string[] = [];
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    if (name.length === 13 && name.toLowerCase() === 'authorization') values.push(raw[i + 1]!);
+  }
+  return values;
+}
+
+/** Decodes strict, canonical base64 to UTF-8 text; undefined when it is anything else. */
+function decodeBase64(text: string): string | undefined {
+  if (!BASE64.test(text)) return undefined;
+  try {
+    return utf8.decode(Buffer.from(text, 'base64'));
+  } catch {
+    return undefined;
+  }
+}
+
+/** Whether a value belongs to tokenfence: it names the prefix as is, or inside a Basic credential. */
+function mentionsPrefix(value: string, prefix: string): boolean {
+  if (value.includes(prefix)) return true;
+  const match = SCHEME_AND_VALUE.exec(value.trim());
+  if (match === null || match[1]!.toLowerCase() !== 'basic') return false;
+  // A lenient decode here: a sloppy Basic value that hides the prefix is still ours (and then malformed).
+  return Buffer.from(match[2]!, 'base64').toString('latin1').includes(prefix);
+}
+
+/**
+ * Reads the request's credential. Any Authorization value that mentions `prefix` makes the request
+ * tokenfence's: it must then be the only Authorization header and exactly one well-formed
+ * `Bearer <token>` or `Basic base64(user:token)` (scheme case-insensitive), else `malformed`.
+ * Whether the token itself is valid is the token service's question.
+ */
+export function readCredential(req: IncomingMessage, prefix: string): Credential {
+  // The common cases first: no header at all, or one header that does not mention the prefix.
+  const single = req.headers.authorization;
+  if (single === undefined) return NONE;
+  const values = authorizationValues(req);
+  if (!values.some((v) => mentionsPrefix(v, prefix))) return NONE;
+  if (values.length !== 1) return { kind: 'malformed', detail: `${values.length} Authorization headers` };
+  const value = values[0]!;
+  if (Buffer.byteLength(value) > MAX_AUTHORIZATION_BYTES) return { kind: 'malformed', detail: `the Authorization header is over ${MAX_AUTHORIZATION_BYTES} bytes` };
+  const match = SCHEME_AND_VALUE.exec(value.trim());
+  if (match === null) return { kind: 'malformed', detail: 'the Authorization header is not "<scheme> <credential>"' };
+  const scheme = match[1]!.toLowerCase();
+  const credential = match[2]!;
+  if (scheme === 'bearer') {
+    return { kind: 'token', via: 'bearer', token: credential, username: undefined };
+  }
+  if (scheme !== 'basic') return { kind: 'malformed', detail: 'the scheme is neither Bearer nor Basic' };
+  const decoded = decodeBase64(credential);
+  if (decoded === undefined) return { kind: 'malformed', detail: 'the Basic credential is not canonical base64 of UTF-8 text' };
+  const colon = decoded.indexOf(':');
+  if (colon <= 0) return { kind: 'malformed', detail: 'the Basic credential has no user name' };
+  const username = decoded.slice(0, colon);
+  const token = decoded.slice(colon + 1);
+  if (CONTROL.test(username)) return { kind: 'malformed', detail: 'the Basic user name holds a control character' };
+  if (username.includes(prefix) || !token.startsWith(prefix)) return { kind: 'malformed', detail: 'the Basic password is not the only token' };
+  return { kind: 'token', via: 'basic', token, username };
+}

@@ -1,0 +1,359 @@
+// tokenGuard (SPEC §5): the Express middleware that authenticates API tokens, enforces scope, restrictions
+// and rate limits, audits every token call and denial, and fails closed.
+import type { ServerResponse } from 'node:http';
+import { canonicalizePath, isJsonContentType } from '../rules/canonical.js';
+import { evaluateRestrictions, needsJsonBody } from '../rules/evaluate.js';
+import type { RestrictionSet } from '../rules/parse.js';
+import type { AuditEvent, AuditHook } from '../tokens/audit.js';
+import { parseToken } from '../tokens/format.js';
+import type { TokenService } from '../tokens/service.js';
+import type { TokenRecord } from '../tokens/store.js';
+import { bodyConsumed, DEFAULT_BODY_LIMIT, parseByteLimit, readJsonBody } from './body.js';
+import { readCredential } from './credentials.js';
+import { GuardError, quoteParam, writeGuardError, type GuardErrorCode } from './errors.js';
+import { TokenRateLimiter, type TokenRateLimitOptions } from './rate-limit.js';
+import { candidateMethods, clientIp, pathPart, requestIdOf, routingOf, targetOf, userAgentOf, type GuardRequest, type Routing } from './request.js';
+import { Scope } from './scope.js';
+
+/** Who a token call acts as; put on the request as `req.tokenfence`. */
+export interface TokenPrincipal {
+  /** The user the call acts as: the token's owner, or the Basic user name for an any-user token. */
+  readonly user: string;
+  /** The token's public id. */
+  readonly tokenId: string;
+  /** How the token was sent. */
+  readonly via: 'bearer' | 'basic';
+  /** The token's record (never the secret), as of this call. */
+  readonly token: TokenRecord;
+  /** The restriction line that allowed the call; undefined for a token without restrictions. */
+  readonly line: number | undefined;
+}
+
+declare global {
+  // eslint-disable-next-line @typescript-eslint/no-namespace
+  namespace Express {
+    interface Request {
+      /** Set by tokenfence's `tokenGuard` when an API token authenticated the request. */
+      tokenfence?: TokenPrincipal;
+    }
+  }
+}
+
+/** Express's `next`: called with nothing to go on, never with an error by the guard. */
+export type NextFunction = (error?: unknown) => void;
+
+/** Options of {@link tokenGuard}. */
+export interface TokenGuardOptions {
+  /** The token service that verifies tokens (`createTokenService`). */
+  tokens: TokenService;
+  /**
+   * Where tokens may be used: path-to-regexp 8 patterns, matched with the router's case sensitivity and
+   * strictness. A valid token outside scope gets 403 `outside_token_scope`; requests without a token
+   * outside scope are left alone.
+   * @default ['/rest/*path']
+   */
+  scope?: string | readonly string[];
+  /**
+   * Refuse requests in scope that carry no tokenfence credential (401 `credentials_required`). Off, a
+   * request without a token passes on unchanged: anonymous, or the host's own authentication.
+   * @default false
+   */
+  required?: boolean;
+  /** The realm of the `WWW-Authenticate: Bearer` challenge. @default 'tokenfence' */
+  realm?: string;
+  /**
+   * Match paths case-sensitively. @default the host app's `case sensitive routing` setting
+   */
+  caseSensitive?: boolean;
+  /** Keep a trailing `/` when matching. @default the host app's `strict routing` setting */
+  strict?: boolean;
+  /**
+   * The largest JSON body the guard reads when a JsonData rule needs a body the host has not parsed.
+   * A number of bytes or a size such as `'1mb'`. @default '100kb' (as `express.json()`)
+   */
+  bodyLimit?: number | string;
+  /** Put the rule-by-rule explanation in 403 `restricted` bodies. It never echoes query or body values. @default true */
+  explain?: boolean;
+  /** Receives a `token.used` event for every allowed token call and a `token.denied` event for every refusal. */
+  audit?: AuditHook;
+  /** A per-token rate limit; 429 with `Retry-After` and `RateLimit-*` headers when it is hit. @default none */
+  rateLimit?: TokenRateLimitOptions;
+  /**
+   * Also set `req.user`: `true` sets it to the {@link TokenPrincipal}; a function returns what to set
+   * (for example the host's user object, looked up by `principal.user`). A function that throws or
+   * rejects fails the request closed (503). @default false (`req.user` is left alone)
+   */
+  setUser?: boolean | ((principal: TokenPrincipal, req: GuardRequest) => unknown);
+  /** The request id put on audit events. @default a well-formed `X-Request-Id` header */
+  requestId?: (req: GuardRequest) => string | undefined;
+  /**
+   * Reports internal errors (a store down, a failing audit hook); their details never reach a response.
+   * @default logs the message to `console.error`
+   */
+  onError?: (error: unknown, context: string) => void;
+}
+
+/** The Express middleware returned by {@link tokenGuard}, with the parts it was built from. */
+export interface TokenGuard {
+  (req: GuardRequest, res: ServerResponse, next: NextFunction): void;
+  /** The compiled scope. */
+  readonly scope: Scope;
+}
+
+const KNOWN_OPTIONS = new Set(['tokens', 'scope', 'required', 'realm', 'caseSensitive', 'strict', 'bodyLimit', 'explain', 'audit', 'rateLimit', 'setUser', 'requestId', 'onError']);
+const MAX_AUDIT_PATH = 1024;
+
+function closest(name: string): string | undefined {
+  const lower = name.toLowerCase();
+  return [...KNOWN_OPTIONS].find((k) => k.toLowerCase() === lower || k.toLowerCase().startsWith(lower.slice(0, 4)));
+}
+
+function checkOptions(options: TokenGuardOptions): void {
+  if (typeof options !== 'object' || options === null) throw new TypeError('tokenGuard needs an options object: tokenGuard({ tokens })');
+  for (const key of Object.keys(options)) {
+    if (!KNOWN_OPTIONS.has(key)) {
+      const guess = closest(key);
+      throw new TypeError(`tokenGuard: unknown option ${JSON.stringify(key)}${guess ? `; did you mean ${JSON.stringify(guess)}?` : ''}`);
+    }
+  }
+  const tokens = options.tokens as Partial<TokenService> | undefined;
+  if (typeof tokens !== 'object' || tokens === null || typeof tokens.verify !== 'function' || typeof tokens.prefix !== 'string') {
+    throw new TypeError('tokenGuard: options.tokens must be a token service from createTokenService({ store })');
+  }
+  for (const key of ['required', 'caseSensitive', 'strict', 'explain'] as const) {
+    if (options[key] !== undefined && typeof options[key] !== 'boolean') throw new TypeError(`tokenGuard: options.${key} must be a boolean`);
+  }
+  for (const key of ['audit', 'requestId', 'onError'] as const) {
+    if (options[key] !== undefined && typeof options[key] !== 'function') throw new TypeError(`tokenGuard: options.${key} must be a function`);
+  }
+  if (options.setUser !== undefined && typeof options.setUser !== 'boolean' && typeof options.setUser !== 'function') {
+    throw new TypeError('tokenGuard: options.setUser must be a boolean or a function (principal, req) => user');
+  }
+  if (options.realm !== undefined && (typeof options.realm !== 'string' || /[\x00-\x1f\x7f]/.test(options.realm))) {
+    throw new TypeError('tokenGuard: options.realm must be a string without control characters');
+  }
+}
+
+const defaultOnError = (error: unknown, context: string): void => {
+  console.error(`tokenfence: ${context}: ${error instanceof Error ? error.message : String(error)}`);
+};
+
+/** What the guard knows about a token call so far, for the audit event of its outcome. */
+interface CallContext {
+  user: string | null;
+  tokenId: string | undefined;
+  via: 'bearer' | 'basic' | undefined;
+}
+
+/**
+ * Creates the guard. Everything is validated and compiled here; a mistake throws a `TypeError` that names
+ * the option.
+ *
+ * @example
+ * const tokens = createTokenService({ store: new SqliteTokenStore('tokens.db') });
+ * app.use(tokenGuard({ tokens, audit: createAuditLog([new JsonLinesSink('audit.jsonl')]) }));
+ * app.get('/rest/api/2/myself', (req, res) => res.json({ name: req.tokenfence?.user }));
+ */
+export function tokenGuard(options: TokenGuardOptions): TokenGuard {
+  checkOptions(options);
+  const tokens = options.tokens;
+  const prefix = tokens.prefix;
+  const scope = new Scope(options.scope);
+  const required = options.required === true;
+  const explain = options.explain !== false;
+  const realm = quoteParam(options.realm ?? 'tokenfence');
+  const bodyLimit = options.bodyLimit === undefined ? DEFAULT_BODY_LIMIT : parseByteLimit(options.bodyLimit, 'tokenGuard: options.bodyLimit');
+  const limiter = options.rateLimit === undefined ? undefined : new TokenRateLimiter(options.rateLimit);
+  const onError = options.onError ?? defaultOnError;
+  const auditHook = options.audit;
+  const requestId = options.requestId ?? requestIdOf;
+  const setUser = options.setUser ?? false;
+  const challenge = {
+    none: `Bearer realm=${realm}`,
+    invalid: `Bearer realm=${realm}, error="invalid_token"`,
+    scope: `Bearer realm=${realm}, error="insufficient_scope"`,
+  };
+
+  const audit = (req: GuardRequest, event: Pick<AuditEvent, 'type' | 'outcome'> & Partial<AuditEvent>): void => {
+    if (auditHook === undefined) return;
+    const path = pathPart(targetOf(req));
+    const full: AuditEvent = {
+      at: new Date(),
+      user: null,
+      method: req.method ?? 'GET',
+      path: path.length > MAX_AUDIT_PATH ? `${path.slice(0, MAX_AUDIT_PATH)}…` : path,
+      ip: clientIp(req),
+      userAgent: userAgentOf(req),
+      requestId: requestId(req),
+      ...event,
+    };
+    try {
+      const result = auditHook(full);
+      if (result instanceof Promise) result.catch((err: unknown) => onError(err, 'audit hook failed'));
+    } catch (err) {
+      onError(err, 'audit hook failed');
+    }
+  };
+
+  const deny = (req: GuardRequest, res: ServerResponse, error: GuardError, call: CallContext | null, headers: Record<string, string> = {}): void => {
+    if (error.status === 401) headers['WWW-Authenticate'] = error.code === 'credentials_required' ? challenge.none : challenge.invalid;
+    else if (error.status === 403) headers['WWW-Authenticate'] = challenge.scope;
+    audit(req, {
+      type: 'token.denied',
+      outcome: 'failure',
+      user: call?.user ?? null,
+      tokenId: call?.tokenId,
+      via: call?.via,
+      reason: error.code,
+      status: error.status,
+    });
+    writeGuardError(res, error, headers);
+  };
+
+  const refuse = (code: GuardErrorCode, message?: string, explanation?: string): GuardError => new GuardError(code, message, explanation);
+
+  /** Evaluates every candidate method; the first refusal, or the line that allowed `req.method`. */
+  const evaluate = (set: RestrictionSet, req: GuardRequest, target: string, methods: Iterable<string>, routing: Routing, body: unknown): GuardError | { line: number | undefined } => {
+    const contentType = req.headers['content-type'];
+    let line: number | undefined;
+    let first = true;
+    for (const method of methods) {
+      const decision = evaluateRestrictions(set, { method, url: target, contentType, body }, routing);
+      if (!decision.allowed) {
+        if (decision.reason === 'ambiguous_path' || decision.reason === 'ambiguous_query') {
+          return refuse('ambiguous_request', undefined, decision.explanation);
+        }
+        const as = method === (req.method ?? '').toUpperCase() ? '' : ` (the request could also run as ${method})`;
+        return refuse('restricted', undefined, explain ? decision.explanation + as : undefined);
+      }
+      if (first) line = decision.line;
+      first = false;
+    }
+    return { line };
+  };
+
+  /**
+   * After approval, `req.method` may only change to a method the restrictions allow: a body-based method
+   * override that runs after the guard is checked here, with the body as it is then.
+   */
+  const lockMethod = (req: GuardRequest, set: RestrictionSet, target: string, approved: Set<string>, routing: Routing, call: CallContext): void => {
+    let current = req.method;
+    Object.defineProperty(req, 'method', {
+      configurable: true,
+      enumerable: true,
+      get: () => current,
+      set: (value: unknown) => {
+        const method = String(value).toUpperCase();
+        if (!approved.has(method)) {
+          const verdict = evaluate(set, req, target, [method], routing, bodyConsumed(req) ? req.body : undefined);
+          if (verdict instanceof GuardError) {
+            audit(req, { type: 'token.denied', outcome: 'failure', user: call.user, tokenId: call.tokenId, via: call.via, reason: verdict.code, status: verdict.status });
+            throw verdict;
+          }
+          approved.add(method);
+        }
+        current = value as string;
+      },
+    });
+  };
+
+  const handle = async (req: GuardRequest, res: ServerResponse, next: NextFunction, call: CallContext): Promise<void> => {
+    const credential = readCredential(req, prefix);
+    if (credential.kind === 'none') {
+      if (required) {
+        const target = targetOf(req);
+        const routing = routingOf(req, options.caseSensitive, options.strict);
+        const canonical = canonicalizePath(pathPart(target), routing);
+        // An ambiguous path cannot be placed outside the scope, so it counts as inside.
+        if (!canonical.ok || scope.matches(canonical.path, routing.caseSensitive, routing.strict)) {
+          deny(req, res, refuse('credentials_required'), null);
+          return;
+        }
+      }
+      next();
+      return;
+    }
+    if (credential.kind === 'malformed') {
+      deny(req, res, refuse('malformed'), null);
+      return;
+    }
+    const parsed = parseToken(credential.token, prefix);
+    call.user = credential.username ?? null;
+    call.tokenId = parsed.ok ? parsed.id : undefined;
+    call.via = credential.via;
+    const verified = await tokens.verify(credential.token, { username: credential.username, ip: clientIp(req) });
+    if (!verified.ok) {
+      deny(req, res, refuse(verified.reason), call);
+      return;
+    }
+    call.user = verified.user;
+    call.tokenId = verified.record.id;
+
+    let rateHeaders: Record<string, string> | undefined;
+    if (limiter !== undefined) {
+      const outcome = await limiter.consume(verified.record.id);
+      if (!outcome.allowed) {
+        deny(req, res, refuse('rate_limited'), call, outcome.headers);
+        return;
+      }
+      rateHeaders = outcome.headers;
+    }
+
+    const target = targetOf(req);
+    const routing = routingOf(req, options.caseSensitive, options.strict);
+    const canonical = canonicalizePath(pathPart(target), routing);
+    if (!canonical.ok) {
+      deny(req, res, refuse('ambiguous_request', undefined, canonical.message), call);
+      return;
+    }
+    if (!scope.matches(canonical.path, routing.caseSensitive, routing.strict)) {
+      deny(req, res, refuse('outside_token_scope'), call);
+      return;
+    }
+
+    const set = verified.restrictions;
+    const methods = candidateMethods(req, target);
+    let body: unknown;
+    if (bodyConsumed(req)) {
+      body = req.body;
+    } else {
+      const contentType = req.headers['content-type'];
+      let needed = false;
+      if (isJsonContentType(contentType)) for (const method of methods) needed ||= needsJsonBody(set, { method, url: target }, routing);
+      if (needed) {
+        body = await readJsonBody(req, contentType!, bodyLimit);
+        // The body may name a method of its own (`_method`), which must be allowed too.
+        for (const method of candidateMethods(req, target)) methods.add(method);
+      }
+    }
+    const verdict = evaluate(set, req, target, methods, routing, body);
+    if (verdict instanceof GuardError) {
+      deny(req, res, verdict, call);
+      return;
+    }
+
+    const principal: TokenPrincipal = { user: verified.user, tokenId: verified.record.id, via: credential.via, token: verified.record, line: verdict.line };
+    Object.defineProperty(req, 'tokenfence', { value: principal, enumerable: true, configurable: true, writable: false });
+    if (setUser === true) (req as { user?: unknown }).user = principal;
+    else if (typeof setUser === 'function') (req as { user?: unknown }).user = await setUser(principal, req);
+    if (set.rules.length > 0) lockMethod(req, set, target, methods, routing, call);
+    if (rateHeaders !== undefined) for (const name in rateHeaders) res.setHeader(name, rateHeaders[name]!);
+    audit(req, { type: 'token.used', outcome: 'success', user: principal.user, tokenId: principal.tokenId, via: principal.via, line: principal.line });
+    next();
+  };
+
+  const guard = ((req: GuardRequest, res: ServerResponse, next: NextFunction): void => {
+    const call: CallContext = { user: null, tokenId: undefined, via: undefined };
+    handle(req, res, next, call).catch((err: unknown) => {
+      if (err instanceof GuardError) {
+        // Bad input found on the way (an unreadable body): a coded refusal, not an internal error.
+        deny(req, res, err, call);
+        return;
+      }
+      onError(err, 'the token guard failed; the request was refused with 503');
+      deny(req, res, refuse('unavailable'), call);
+    });
+  }) as TokenGuard;
+  Object.defineProperty(guard, 'scope', { value: scope, enumerable: true });
+  return guard;
+}

@@ -1,0 +1,77 @@
+// Per-token rate limits (SPEC §5) on rate-limiter-flexible: a memory limiter by default, or any limiter
+// the host builds (RateLimiterPostgres shares limits across instances).
+import { RateLimiterMemory, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
+
+/** Options of the guard's `rateLimit`. */
+export interface TokenRateLimitOptions {
+  /**
+   * Calls one token may make per `duration`. Ignored when `limiter` is given.
+   * @default 600
+   */
+  points?: number;
+  /**
+   * The window, in seconds. Ignored when `limiter` is given.
+   * @default 60
+   */
+  duration?: number;
+  /**
+   * A rate-limiter-flexible limiter of your own, keyed here by token id: for example
+   * `new RateLimiterPostgres({ storeClient: pool, points: 600, duration: 60 })` so that every app
+   * instance shares one count.
+   * @default a RateLimiterMemory with `points` and `duration`
+   */
+  limiter?: RateLimiterAbstract;
+}
+
+/** The outcome of one call: allowed or not, and the `RateLimit-*` headers to send either way. */
+export interface RateLimitOutcome {
+  readonly allowed: boolean;
+  readonly headers: Record<string, string>;
+}
+
+/** A per-token limiter; `consume` rejects only when the limiter's store fails. */
+export class TokenRateLimiter {
+  readonly #limiter: RateLimiterAbstract;
+  readonly #policy: string;
+
+  constructor(options: TokenRateLimitOptions) {
+    if (typeof options !== 'object' || options === null) throw new TypeError('options.rateLimit must be an object such as { points: 600, duration: 60 }');
+    if (options.limiter !== undefined) {
+      if (typeof (options.limiter as { consume?: unknown }).consume !== 'function') {
+        throw new TypeError('options.rateLimit.limiter must be a rate-limiter-flexible limiter (RateLimiterMemory, RateLimiterPostgres, …)');
+      }
+      this.#limiter = options.limiter;
+    } else {
+      const points = options.points ?? 600;
+      const duration = options.duration ?? 60;
+      if (!Number.isSafeInteger(points) || points <= 0) throw new TypeError(`options.rateLimit.points must be a positive integer, got ${String(points)}`);
+      if (!Number.isSafeInteger(duration) || duration <= 0) throw new TypeError(`options.rateLimit.duration must be a positive number of seconds, got ${String(duration)}`);
+      this.#limiter = new RateLimiterMemory({ points, duration, keyPrefix: 'tokenfence' });
+    }
+    this.#policy = `${this.#limiter.points};w=${this.#limiter.duration}`;
+  }
+
+  #headers(res: RateLimiterRes): Record<string, string> {
+    const reset = Math.max(0, Math.ceil(res.msBeforeNext / 1000));
+    return {
+      'RateLimit-Policy': this.#policy,
+      'RateLimit-Limit': String(this.#limiter.points),
+      'RateLimit-Remaining': String(Math.max(0, res.remainingPoints)),
+      'RateLimit-Reset': String(reset),
+    };
+  }
+
+  /** Counts one call of the token. Resolves with the verdict; rejects when the store behind the limiter fails. */
+  async consume(tokenId: string): Promise<RateLimitOutcome> {
+    try {
+      const res = await this.#limiter.consume(tokenId);
+      return { allowed: true, headers: this.#headers(res) };
+    } catch (rejection) {
+      // rate-limiter-flexible rejects with a RateLimiterRes when the limit is hit, with an Error when the store fails.
+      if (!(rejection instanceof RateLimiterRes)) throw rejection;
+      const headers = this.#headers(rejection);
+      headers['Retry-After'] = String(Math.max(1, Math.ceil(rejection.msBeforeNext / 1000)));
+      return { allowed: false, headers };
+    }
+  }
+}

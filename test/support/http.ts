@@ -1,0 +1,87 @@
+// HTTP test support: both Express majors, a loopback server per app, and a raw client that sends the
+// request target and headers exactly as given (no normalisation, repeated headers kept).
+import { request as httpRequest, type IncomingHttpHeaders, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import express5 from 'express';
+// The npm alias `express4` is Express 4 (see package.json).
+import express4 from 'express4';
+
+/** A factory of Express apps; each suite runs against both majors. */
+export interface ExpressFlavour {
+  readonly name: 'express4' | 'express5';
+  readonly create: () => import('express').Express;
+  readonly json: (options?: { limit?: string | number }) => import('express').RequestHandler;
+}
+
+export const EXPRESS_FLAVOURS: readonly ExpressFlavour[] = [
+  { name: 'express4', create: () => express4() as unknown as import('express').Express, json: (o) => express4.json(o) as unknown as import('express').RequestHandler },
+  { name: 'express5', create: () => express5(), json: (o) => express5.json(o) },
+];
+
+/** A server listening on 127.0.0.1 on a free port. */
+export interface TestServer {
+  readonly port: number;
+  readonly server: Server;
+  close(): Promise<void>;
+}
+
+export function listen(app: (req: never, res: never) => void): Promise<TestServer> {
+  return new Promise((resolve, reject) => {
+    const server = (app as unknown as { listen: (port: number, host: string, cb: () => void) => Server }).listen(0, '127.0.0.1', () => {
+      const port = (server.address() as AddressInfo).port;
+      resolve({
+        port,
+        server,
+        close: () =>
+          new Promise<void>((done) => {
+            server.closeAllConnections?.();
+            server.close(() => done());
+          }),
+      });
+    });
+    server.once('error', reject);
+  });
+}
+
+/** A raw request: `headers` as [name, value] pairs, so a header may repeat and case is kept. */
+export interface RawRequest {
+  method?: string;
+  path: string;
+  headers?: ReadonlyArray<readonly [string, string]>;
+  body?: string | Buffer;
+}
+
+export interface RawResponse {
+  status: number;
+  headers: IncomingHttpHeaders;
+  body: string;
+  json<T = unknown>(): T;
+}
+
+/** Sends the request target byte for byte (Node's client does not normalise the path). */
+export function send(port: number, req: RawRequest): Promise<RawResponse> {
+  return new Promise((resolve, reject) => {
+    const headers: string[] = [];
+    // With headers as a flat array Node adds no Host header; HTTP/1.1 servers refuse a request without one.
+    if (!(req.headers ?? []).some(([n]) => n.toLowerCase() === 'host')) headers.push('Host', `127.0.0.1:${port}`);
+    for (const [name, value] of req.headers ?? []) headers.push(name, value);
+    if (req.body !== undefined && !(req.headers ?? []).some(([n]) => n.toLowerCase() === 'content-length' || n.toLowerCase() === 'transfer-encoding')) {
+      headers.push('Content-Length', String(Buffer.byteLength(req.body)));
+    }
+    const r = httpRequest({ host: '127.0.0.1', port, method: req.method ?? 'GET', path: req.path, headers: headers as unknown as Record<string, string>, agent: false, insecureHTTPParser: false }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        const body = Buffer.concat(chunks).toString('utf8');
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, body, json: <T>() => JSON.parse(body) as T });
+      });
+      res.on('error', reject);
+    });
+    r.on('error', reject);
+    if (req.body !== undefined) r.write(req.body);
+    r.end();
+  });
+}
+
+/** Basic credentials: base64 of `user:password`. */
+export const basic = (user: string, password: string): string => `Basic ${Buffer.from(`${user}:${password}`, 'utf8').toString('base64')}`;
