@@ -13,7 +13,7 @@ import { sink } from './harness.mjs';
 const SECTIONS = {
   rules: './rules.mjs',
   tokens: './tokens.mjs',
-  // http: './http.mjs',
+  http: './http.mjs',
 };
 
 const here = dirname(fileURLToPath(import.meta.url));

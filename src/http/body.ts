@@ -22,7 +22,7 @@ export function parseByteLimit(limit: number | string, option: string): number {
 
 /** Whether the host (body-parser 1 or 2, or anything that read the stream) has consumed the body already. */
 export function bodyConsumed(req: IncomingMessage & { _body?: boolean }): boolean {
-  return req._body === true || req.readableEnded || (req.complete && !req.readable);
+  return req._body === true || req.readableEnded === true || (req.complete === true && !req.readable);
 }
 
 function charsetOf(contentType: string): string | undefined {

@@ -44,10 +44,15 @@ function decodeBase64(text: string): string | undefined {
 /** Whether a value belongs to tokenfence: it names the prefix as is, or inside a Basic credential. */
 function mentionsPrefix(value: string, prefix: string): boolean {
   if (value.includes(prefix)) return true;
-  const match = SCHEME_AND_VALUE.exec(value.trim());
-  if (match === null || match[1]!.toLowerCase() !== 'basic') return false;
-  // A lenient decode here: a sloppy Basic value that hides the prefix is still ours (and then malformed).
-  return Buffer.from(match[2]!, 'base64').toString('latin1').includes(prefix);
+  const trimmed = value.trimStart();
+  if (trimmed.length < 6 || trimmed.slice(0, 5).toLowerCase() !== 'basic' || !/\s/.test(trimmed[5]!)) return false;
+  // A lenient decode at every alignment: a sloppy or garbled Basic value that hides the prefix is still
+  // ours (and then malformed), never passed on to the host as somebody else's credential.
+  const text = trimmed.slice(6).replace(/\s+/g, '');
+  for (let offset = 0; offset < 4; offset++) {
+    if (Buffer.from(text.slice(offset), 'base64').toString('latin1').includes(prefix)) return true;
+  }
+  return false;
 }
 
 /**

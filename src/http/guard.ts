@@ -223,8 +223,8 @@ export function tokenGuard(options: TokenGuardOptions): TokenGuard {
         if (decision.reason === 'ambiguous_path' || decision.reason === 'ambiguous_query') {
           return refuse('ambiguous_request', undefined, decision.explanation);
         }
-        const as = method === (req.method ?? '').toUpperCase() ? '' : ` (the request could also run as ${method})`;
-        return refuse('restricted', undefined, explain ? decision.explanation + as : undefined);
+        const as = method === (req.method ?? '').toUpperCase() ? '' : `the request could also run as ${method} (a method override), and `;
+        return refuse('restricted', undefined, explain ? as + decision.explanation : undefined);
       }
       if (first) line = decision.line;
       first = false;
@@ -248,6 +248,9 @@ export function tokenGuard(options: TokenGuardOptions): TokenGuard {
           const verdict = evaluate(set, req, target, [method], routing, bodyConsumed(req) ? req.body : undefined);
           if (verdict instanceof GuardError) {
             audit(req, { type: 'token.denied', outcome: 'failure', user: call.user, tokenId: call.tokenId, via: call.via, reason: verdict.code, status: verdict.status });
+            // Thrown into the host's middleware, so its error handler answers (Express uses `status`).
+            // No stack trace: a development error page prints `stack`.
+            verdict.stack = `${verdict.name}: ${verdict.message}`;
             throw verdict;
           }
           approved.add(method);

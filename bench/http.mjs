@@ -1,0 +1,345 @@
+// Section "http": requests/second over loopback with autocannon — bare Express 5, Express + tokenfence,
+// Express + passport-http-bearer (SHA-256 lookup in SQLite) and Express + express-jwt (HS256).
+//
+// How it works:
+//   1. Each server runs in its own child process (bench/http-server.mjs, forked), so autocannon in this
+//      process and the server never share an event loop. All are started up front, each on a free port
+//      on 127.0.0.1, and report `ready` with the Authorization header to send.
+//   2. Checks before measuring: every server answers the benchmark request with 200; the authenticating
+//      ones refuse a request without a token and one with a wrong token (401); tokenfence allows the
+//      request by restriction line 10 (of 10) and refuses a request no line allows (403).
+//   3. A 1 s warm-up run per server, then rounds of one fixed-duration run per server, interleaved
+//      (A B C D, then D C B A, …) so drift hits every contender alike. A run with any error, timeout or
+//      non-2xx answer aborts the section: a server answering 401 quickly would be a fake result.
+//   4. At the end the children are shut down (killed on any failure); tokenfence closes its audit log
+//      and reports the line count, which must cover every request it answered.
+//
+// Environment: BENCH_HTTP_ROUNDS (default 5), BENCH_HTTP_DURATION (seconds per run, default 3),
+// BENCH_HTTP_CONNECTIONS (default 32), BENCH_HTTP_VARIANTS=1 (also measure tokenfence without audit and
+// with MemoryTokenStore, for diagnosis; not part of the goals), BENCH_HTTP_CPU_PROF=<dir> (run the
+// tokenfence server(s) with --cpu-prof, profiles written to <dir>).
+import { fork } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { request } from 'node:http';
+import { createRequire } from 'node:module';
+import { cpus, tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { fmtRatio, markdownTable, summarize } from './harness.mjs';
+
+const require = createRequire(import.meta.url);
+const autocannon = require('autocannon');
+
+const here = dirname(fileURLToPath(import.meta.url));
+const SERVER = join(here, 'http-server.mjs');
+const PATH = '/rest/api/2/issue/KANBAN-100';
+const GOALS = { minRatioToBare: 0.9 };
+
+const intEnv = (name, fallback, min, max) => {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min || n > max) throw new Error(`${name} must be an integer in ${min}..${max}, got ${JSON.stringify(raw)}`);
+  return n;
+};
+
+const CONTENDERS = [
+  { kind: 'bare', label: 'A: Express 5, no authentication' },
+  { kind: 'tokenfence', label: 'B: Express 5 + tokenfence (SQLite, 10 lines, last one matches, JSON-lines audit)' },
+  { kind: 'passport', label: 'C: Express 5 + passport-http-bearer (SHA-256 → SQLite)' },
+  { kind: 'jwt', label: 'D: Express 5 + express-jwt (HS256)' },
+];
+const VARIANTS = [
+  { kind: 'tokenfence-noaudit', label: 'B′: tokenfence as B, without audit' },
+  { kind: 'tokenfence-memory', label: 'B″: tokenfence with MemoryTokenStore, without audit' },
+];
+
+// ---------------------------------------------------------------------------------------------------
+// Child processes
+
+/** Forks one server and waits for `ready`. Messages are answered in order through `ask`. */
+async function startServer(kind, dir, execArgv) {
+  const child = fork(SERVER, [kind, dir], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv });
+  const waiting = []; // { type, resolve, reject, timer }
+  let failure;
+  const failAll = (error) => {
+    failure ??= error;
+    for (const w of waiting.splice(0)) {
+      clearTimeout(w.timer);
+      w.reject(error);
+    }
+  };
+  child.on('message', (message) => {
+    if (message?.type === 'error') return failAll(new Error(`http server ${kind} failed: ${message.message}`));
+    const i = waiting.findIndex((w) => w.type === message?.type);
+    if (i >= 0) {
+      const [w] = waiting.splice(i, 1);
+      clearTimeout(w.timer);
+      w.resolve(message);
+    }
+  });
+  child.on('exit', (code, signal) => failAll(new Error(`http server ${kind} exited (code ${code}, signal ${signal})`)));
+  child.on('error', (err) => failAll(err));
+  const waitFor = (type, timeoutMs = 15_000) =>
+    new Promise((resolve, reject) => {
+      if (failure) return reject(failure);
+      const timer = setTimeout(() => {
+        const i = waiting.findIndex((w) => w.timer === timer);
+        if (i >= 0) waiting.splice(i, 1);
+        reject(new Error(`http server ${kind}: no '${type}' message within ${timeoutMs} ms`));
+      }, timeoutMs);
+      waiting.push({ type, resolve, reject, timer });
+    });
+  const server = {
+    kind,
+    child,
+    exited: () => child.exitCode !== null || child.signalCode !== null,
+    ask: (type, reply = type, timeoutMs) => {
+      const answer = waitFor(reply, timeoutMs);
+      child.send({ type });
+      return answer;
+    },
+    kill: () => {
+      if (!server.exited()) child.kill('SIGKILL');
+    },
+  };
+  try {
+    const ready = await waitFor('ready', 30_000);
+    return Object.assign(server, { port: ready.port, authorization: ready.authorization, detail: ready.detail });
+  } catch (err) {
+    server.kill();
+    throw err;
+  }
+}
+
+/** Asks a server to close (audit log, store) and exit; returns its `closed` message. */
+async function stopServer(server) {
+  const exited = new Promise((resolve) => (server.exited() ? resolve() : server.child.once('exit', resolve)));
+  const closed = await server.ask('shutdown', 'closed', 20_000);
+  await exited;
+  return closed;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Checks
+
+/** One request on a fresh connection: { status, body }. */
+function get(port, path, headers = {}) {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, path, method: 'GET', headers, agent: false }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk) => (text += chunk));
+      res.on('end', () => {
+        let body;
+        try {
+          body = JSON.parse(text);
+        } catch {
+          body = text;
+        }
+        resolve({ status: res.statusCode, body });
+      });
+    });
+    req.setTimeout(10_000, () => req.destroy(new Error(`GET ${path} timed out`)));
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+const authHeaders = (server) => (server.authorization ? { authorization: server.authorization } : {});
+
+/** A wrong credential of the same shape: the last character of the token changed. */
+function wrongAuthorization(authorization) {
+  const last = authorization.at(-1);
+  return authorization.slice(0, -1) + (last === 'A' ? 'B' : 'A');
+}
+
+/** Checks a server before measuring; returns the notes to print and how many requests it made. */
+async function checkServer(server) {
+  const notes = [];
+  let requests = 0;
+  const expect = async (what, path, headers, status, test) => {
+    requests++;
+    const res = await get(server.port, path, { 'x-bench-check': '1', ...headers });
+    if (res.status !== status) throw new Error(`http bench aborted: ${server.kind}: ${what} answered ${res.status}, expected ${status} (${JSON.stringify(res.body).slice(0, 200)})`);
+    if (test) {
+      const problem = test(res.body);
+      if (problem) throw new Error(`http bench aborted: ${server.kind}: ${what}: ${problem}`);
+    }
+    return res;
+  };
+  const isTokenfence = server.kind.startsWith('tokenfence');
+  await expect('the benchmark request', PATH, authHeaders(server), 200, (body) => {
+    if (body?.key !== 'KANBAN-100') return `unexpected body ${JSON.stringify(body)}`;
+    if (server.kind === 'bare') return undefined;
+    if (body.user !== 'bench') return `the handler saw user ${JSON.stringify(body.user)}, expected "bench"`;
+    if (isTokenfence && body.check?.line !== 10) return `allowed by line ${body.check?.line}, expected line 10`;
+    return undefined;
+  });
+  if (server.kind === 'bare') return { notes: ['A answers 200 with the JSON body'], requests };
+  await expect('a request without a token', PATH, {}, 401);
+  await expect('a request with a wrong token', PATH, { authorization: wrongAuthorization(server.authorization) }, 401);
+  if (isTokenfence) {
+    await expect('a request no restriction line allows', '/rest/api/2/issue/ABC-1', authHeaders(server), 403);
+    notes.push(`${server.kind}: the benchmark request is allowed by line 10 of 10 (req.tokenfence.line === 10); no token and a wrong token get 401, GET /rest/api/2/issue/ABC-1 gets 403`);
+  } else {
+    notes.push(`${server.kind}: the benchmark request gets 200 as user "bench"; no token and a wrong token get 401`);
+  }
+  return { notes, requests };
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Measuring
+
+/** One autocannon run; throws on any error, timeout or non-2xx answer. */
+async function load(server, { duration, connections }) {
+  const before = await server.ask('cpu');
+  const result = await autocannon({
+    url: `http://127.0.0.1:${server.port}${PATH}`,
+    method: 'GET',
+    headers: authHeaders(server),
+    connections,
+    pipelining: 1,
+    duration,
+  });
+  const after = await server.ask('cpu');
+  const bad = [];
+  if (result.errors > 0) bad.push(`${result.errors} errors`);
+  if (result.timeouts > 0) bad.push(`${result.timeouts} timeouts`);
+  if (result.non2xx > 0) bad.push(`${result.non2xx} non-2xx answers`);
+  if (result.resets > 0) bad.push(`${result.resets} resets`);
+  if (!(result['2xx'] > 0)) bad.push('no 2xx answer at all');
+  if (bad.length > 0) throw new Error(`http bench aborted: ${server.kind}: a run had ${bad.join(', ')} (status codes: ${JSON.stringify(result.statusCodeStats ?? {})})`);
+  const cpuUs = after.usage.user + after.usage.system - before.usage.user - before.usage.system;
+  const wallUs = (after.at - before.at) / 1000;
+  return {
+    rps: result['2xx'] / result.duration,
+    ok: result['2xx'],
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    cpu: cpuUs / wallUs,
+  };
+}
+
+const fmtRps = (x) => (Number.isFinite(x) ? Math.round(x).toLocaleString('en-US') : 'n/a');
+const fmtMs = (x) => (Number.isFinite(x) ? (x < 10 ? x.toFixed(2) : x.toFixed(1)) : 'n/a');
+
+export async function run({ log = () => {} } = {}) {
+  const rounds = intEnv('BENCH_HTTP_ROUNDS', 5, 1, 50);
+  const duration = intEnv('BENCH_HTTP_DURATION', 3, 1, 60);
+  const connections = intEnv('BENCH_HTTP_CONNECTIONS', 32, 1, 1000);
+  const warmup = 1;
+  const withVariants = process.env.BENCH_HTTP_VARIANTS === '1';
+  const profDir = process.env.BENCH_HTTP_CPU_PROF ? resolve(process.env.BENCH_HTTP_CPU_PROF) : undefined;
+  const contenders = withVariants ? [...CONTENDERS, ...VARIANTS] : CONTENDERS;
+
+  const dir = mkdtempSync(join(tmpdir(), 'tf-bench-http-'));
+  const servers = [];
+  try {
+    log(`http: starting ${contenders.length} servers`);
+    for (const c of contenders) {
+      const sub = mkdtempSync(join(dir, `${c.kind}-`));
+      const execArgv = profDir && c.kind.startsWith('tokenfence') ? ['--cpu-prof', '--cpu-prof-dir', profDir, '--cpu-prof-name', `${c.kind}.cpuprofile`] : [];
+      servers.push(await startServer(c.kind, sub, execArgv));
+    }
+
+    log('http: checking every server');
+    const notes = [];
+    const answered = servers.map(() => 0); // requests each server answered, for the audit check
+    for (const [i, server] of servers.entries()) {
+      const checked = await checkServer(server);
+      notes.push(...checked.notes);
+      answered[i] += checked.requests;
+    }
+
+    const options = { duration, connections };
+    log(`http: warm-up, ${warmup} s per server`);
+    for (const [i, server] of servers.entries()) answered[i] += (await load(server, { ...options, duration: warmup })).ok;
+
+    const runs = servers.map(() => []);
+    for (let round = 0; round < rounds; round++) {
+      const order = round % 2 === 0 ? servers.map((_, i) => i) : servers.map((_, i) => servers.length - 1 - i);
+      log(`http: round ${round + 1}/${rounds} (${order.map((i) => servers[i].kind).join(' ')}), ${duration} s each`);
+      for (const i of order) {
+        const r = await load(servers[i], options);
+        answered[i] += r.ok;
+        runs[i].push(r);
+      }
+    }
+
+    log('http: shutting the servers down');
+    const closed = [];
+    for (const server of servers) closed.push(await stopServer(server));
+    for (const [i, server] of servers.entries()) {
+      if (!server.kind.startsWith('tokenfence') || server.kind === 'tokenfence-noaudit' || server.kind === 'tokenfence-memory') continue;
+      const lines = closed[i].auditLines;
+      if (!(lines >= answered[i])) throw new Error(`http bench aborted: ${server.kind}: the audit file has ${lines} lines, fewer than the ${answered[i]} requests it answered`);
+      notes.push(`${server.kind}: the audit file has ${lines.toLocaleString('en-US')} JSON lines after close, ≥ the ${answered[i].toLocaleString('en-US')} requests it answered with 2xx or a checked refusal (a request still in flight when a run ended is audited too)`);
+    }
+
+    const stats = servers.map((_, i) => ({
+      rps: summarize(runs[i].map((r) => r.rps)),
+      p50: summarize(runs[i].map((r) => r.p50)).median,
+      p99: summarize(runs[i].map((r) => r.p99)).median,
+      cpu: summarize(runs[i].map((r) => r.cpu)).median,
+    }));
+    const bare = stats[0].rps.median;
+    const by = (kind) => stats[contenders.findIndex((c) => c.kind === kind)];
+    const tf = by('tokenfence');
+    const passport = by('passport');
+    const jwt = by('jwt');
+    // Paired per-round ratios (each round measures A and B close together in time).
+    const paired = summarize(runs[1].map((r, k) => r.rps / runs[0][k].rps));
+
+    const goals = [
+      { text: `tokenfence ≥ ${GOALS.minRatioToBare.toFixed(2)}× bare Express throughput`, value: fmtRatio(tf.rps.median / bare), pass: tf.rps.median / bare >= GOALS.minRatioToBare },
+      { text: 'tokenfence ahead of passport-http-bearer', value: `${fmtRps(tf.rps.median)} vs ${fmtRps(passport.rps.median)} req/s`, pass: tf.rps.median > passport.rps.median },
+      { text: 'tokenfence ahead of express-jwt', value: `${fmtRps(tf.rps.median)} vs ${fmtRps(jwt.rps.median)} req/s`, pass: tf.rps.median > jwt.rps.median },
+    ];
+
+    const expressVersion = require('express/package.json').version;
+    const versions = ['autocannon', 'passport', 'passport-http-bearer', 'express-jwt', 'jsonwebtoken', 'better-sqlite3'].map((p) => `${p} ${require(`${p}/package.json`).version}`).join(', ');
+    const markdown = [
+      '## http — requests/second through Express (autocannon, loopback)',
+      '',
+      markdownTable(
+        ['server', 'median req/s', 'p25–p75 req/s', '× bare', 'p50 latency ms', 'p99 latency ms', 'server CPU'],
+        contenders.map((c, i) => [
+          c.label,
+          fmtRps(stats[i].rps.median),
+          `${fmtRps(stats[i].rps.p25)}–${fmtRps(stats[i].rps.p75)}`,
+          fmtRatio(stats[i].rps.median / bare),
+          fmtMs(stats[i].p50),
+          fmtMs(stats[i].p99),
+          `${Math.round(stats[i].cpu * 100)}%`,
+        ]),
+        ['l', 'r', 'r', 'r', 'r', 'r', 'r'],
+      ),
+      '',
+      '**Goals**',
+      '',
+      ...goals.map((g) => `- ${g.pass ? 'PASS' : 'FAIL'} — ${g.text}: ${g.value}`),
+      '',
+      '**Checks**',
+      '',
+      ...notes.map((n) => `- ${n}`),
+      `- every run: 0 errors, 0 timeouts, 0 non-2xx answers; tokenfence / bare paired by round: median ${fmtRatio(paired.median)} (p25–p75 ${fmtRatio(paired.p25)}–${fmtRatio(paired.p75)})`,
+      '',
+      `\`GET ${PATH}\` answered with a small JSON body by the same Express ${expressVersion} app; only the`,
+      'authentication in front of it differs. Each server is its own child process on 127.0.0.1; autocannon runs in',
+      `the bench process with ${connections} connections, pipelining 1. After a ${warmup} s warm-up per server, ${rounds} rounds of one`,
+      `${duration} s run per server, interleaved (A B C D, then D C B A, …); req/s is 2xx answers / run duration, and`,
+      'the table gives the median over rounds (p25–p75), the median of the per-run p50 and p99 latencies, and the',
+      "server process's CPU time / wall time during its runs (near 100% means the server, not autocannon, was the",
+      'limit). tokenfence: SqliteTokenStore in a temp file, a Bearer token with 10 restriction lines of which only the',
+      'last (`[GET]/rest/api/2/issue/KANBAN-\\d+`) matches, `required: true`, audit through',
+      '`createAuditLog([new JsonLinesSink(file)])`. passport-http-bearer: sha256(token) looked up per request with a',
+      'prepared better-sqlite3 statement (WAL, 1,000 rows). express-jwt: HS256.',
+      `Node ${process.version}, ${process.platform}/${process.arch}, ${cpus().length} CPUs; ${versions}.`,
+    ].join('\n');
+    return { markdown, goals };
+  } finally {
+    for (const server of servers) server.kill();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}

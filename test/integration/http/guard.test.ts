@@ -1,0 +1,304 @@
+// tokenGuard through real HTTP on Express 4 and 5: principal, options, body hand-off, routing settings,
+// rate limits and failing closed.
+import type { ErrorRequestHandler, Express, Request } from 'express';
+import { RateLimiterMemory } from 'rate-limiter-flexible';
+import { createTokenService, MemoryTokenStore, tokenGuard, type TokenGuardOptions, type TokenService } from '../../../src/index';
+import { basic, EXPRESS_FLAVOURS, listen, send, type ExpressFlavour, type RawResponse, type TestServer } from '../../support/http';
+
+interface Seen {
+  method: string;
+  principal: unknown;
+  user: unknown;
+  body: unknown;
+}
+
+describe.each(EXPRESS_FLAVOURS)('tokenGuard on $name', (flavour: ExpressFlavour) => {
+  let tokens: TokenService;
+  let alice: string;
+  let anyUser: string;
+  let open: string;
+  const servers: TestServer[] = [];
+
+  beforeAll(async () => {
+    tokens = createTokenService({ store: new MemoryTokenStore() });
+    alice = (
+      await tokens.issue({
+        owner: 'alice',
+        label: 'rules',
+        restrictions: ['[GET]/rest/api/2/issue/[A-Z]+-\\d+', '[POST]/rest/api/2/filter[JsonData::editable==false]', '[PUT]/rest/api/2/issue/[A-Z]+-\\d+'].join('\n'),
+      })
+    ).token;
+    anyUser = (await tokens.issue({ owner: null, label: 'any user' })).token;
+    open = (await tokens.issue({ owner: 'bob', label: 'no rules' })).token;
+  });
+  afterAll(async () => {
+    await Promise.all(servers.map((s) => s.close()));
+    await tokens.close();
+  });
+
+  /** An app with the guard (and whatever `setup` adds) in front of a handler that records what it saw. */
+  async function start(options: Partial<TokenGuardOptions> = {}, setup: { before?: (app: Express) => void; after?: (app: Express) => void; mount?: string } = {}) {
+    const app = flavour.create();
+    const seen: Seen[] = [];
+    setup.before?.(app);
+    if (setup.mount) app.use(setup.mount, tokenGuard({ tokens, ...options }));
+    else app.use(tokenGuard({ tokens, ...options }));
+    setup.after?.(app);
+    app.use((req: Request, res) => {
+      seen.push({ method: req.method, principal: req.tokenfence, user: (req as { user?: unknown }).user, body: req.body });
+      res.json({ reached: true });
+    });
+    const onError: ErrorRequestHandler = (err: { status?: number; code?: string }, _req, res, _next) => {
+      res.status(err.status ?? 500).json({ hostError: err.code ?? 'error' });
+    };
+    app.use(onError);
+    const server = await listen(app);
+    servers.push(server);
+    return { port: server.port, seen };
+  }
+  const bearer = (t: string): [string, string] => ['Authorization', `Bearer ${t}`];
+  const errorOf = (r: RawResponse) => r.json<{ error: { code: string; status: number; explanation?: string } }>().error;
+
+  it('puts the principal on req.tokenfence and leaves req.user alone', async () => {
+    const { port, seen } = await start();
+    const r = await send(port, { path: '/rest/api/2/issue/KAN-1', headers: [bearer(alice)] });
+    expect(r.status).toBe(200);
+    expect(seen[0]!.principal).toMatchObject({ user: 'alice', via: 'bearer', line: 1, token: { owner: 'alice', label: 'rules' } });
+    expect(seen[0]!.user).toBeUndefined();
+    expect(JSON.stringify(seen[0]!.principal)).not.toContain(alice);
+  });
+
+  it('acts as the Basic user for an any-user token and refuses it as Bearer', async () => {
+    const { port, seen } = await start();
+    expect((await send(port, { path: '/rest/x', headers: [['Authorization', basic('carol', anyUser)]] })).status).toBe(200);
+    expect(seen[0]!.principal).toMatchObject({ user: 'carol', via: 'basic' });
+    const r = await send(port, { path: '/rest/x', headers: [bearer(anyUser)] });
+    expect(r.status).toBe(401);
+    expect(errorOf(r).code).toBe('user_required');
+    expect(r.headers['www-authenticate']).toBe('Bearer realm="tokenfence", error="invalid_token"');
+  });
+
+  it('sets req.user when asked, from the principal or a lookup; a failing lookup fails closed', async () => {
+    const plain = await start({ setUser: true });
+    await send(plain.port, { path: '/rest/x', headers: [bearer(open)] });
+    expect(plain.seen[0]!.user).toMatchObject({ user: 'bob', tokenId: expect.any(String) });
+    const lookup = await start({ setUser: async (p) => ({ name: p.user, admin: false }) });
+    await send(lookup.port, { path: '/rest/x', headers: [bearer(open)] });
+    expect(lookup.seen[0]!.user).toEqual({ name: 'bob', admin: false });
+    const errors: string[] = [];
+    const failing = await start({ setUser: () => Promise.reject(new Error('directory down')), onError: (_e, context) => errors.push(context) });
+    const r = await send(failing.port, { path: '/rest/x', headers: [bearer(open)] });
+    expect(r.status).toBe(503);
+    expect(failing.seen).toHaveLength(0);
+    expect(errors).toHaveLength(1);
+  });
+
+  it('passes requests without a token untouched unless required, and only in scope', async () => {
+    const optional = await start();
+    expect((await send(optional.port, { path: '/rest/x' })).status).toBe(200);
+    expect((await send(optional.port, { path: '/rest/x', headers: [['Authorization', basic('alice', 'a password')]] })).status).toBe(200);
+    expect(optional.seen.map((s) => s.principal)).toEqual([undefined, undefined]);
+    const required = await start({ required: true });
+    const r = await send(required.port, { path: '/rest/x' });
+    expect(r.status).toBe(401);
+    expect(errorOf(r).code).toBe('credentials_required');
+    expect(r.headers['www-authenticate']).toBe('Bearer realm="tokenfence"');
+    expect((await send(required.port, { path: '/rest/%2e%2e/x' })).status).toBe(401);
+    expect((await send(required.port, { path: '/login' })).status).toBe(200);
+    expect(required.seen).toHaveLength(1);
+  });
+
+  it('uses originalUrl when mounted under a path', async () => {
+    const { port, seen } = await start({}, { mount: '/rest' });
+    expect((await send(port, { path: '/rest/api/2/issue/KAN-1', headers: [bearer(alice)] })).status).toBe(200);
+    expect((await send(port, { path: '/rest/api/2/filter', headers: [bearer(alice)] })).status).toBe(403);
+    expect(seen).toHaveLength(1);
+  });
+
+  it('answers 403 restricted with an explanation, or without one when explain is off', async () => {
+    const explained = await start();
+    const r = await send(explained.port, { path: '/rest/api/2/issue/KAN-1', method: 'DELETE', headers: [bearer(alice)] });
+    expect(r.status).toBe(403);
+    expect(r.headers['www-authenticate']).toBe('Bearer realm="tokenfence", error="insufficient_scope"');
+    expect(errorOf(r)).toMatchObject({ code: 'restricted', explanation: expect.stringContaining('line 1: method DELETE is not in [GET]') });
+    const quiet = await start({ explain: false });
+    const q = await send(quiet.port, { path: '/rest/api/2/issue/KAN-1', method: 'DELETE', headers: [bearer(alice)] });
+    expect(errorOf(q).explanation).toBeUndefined();
+  });
+
+  it('admits HEAD through a GET rule', async () => {
+    const { port } = await start();
+    expect((await send(port, { path: '/rest/api/2/issue/KAN-1', method: 'HEAD', headers: [bearer(alice)] })).status).toBe(200);
+  });
+
+  describe('JSON bodies', () => {
+    const post = (port: number, body: string, extra: [string, string][] = []) =>
+      send(port, { path: '/rest/api/2/filter', method: 'POST', headers: [bearer(alice), ['Content-Type', 'application/json'], ...extra], body });
+
+    it('parses the body itself and hands it to the host’s express.json() without a second read', async () => {
+      const { port, seen } = await start({}, { after: (app) => app.use(flavour.json()) });
+      expect((await post(port, '{"editable":false,"name":"mine"}')).status).toBe(200);
+      expect(seen[0]!.body).toEqual({ editable: false, name: 'mine' });
+      expect((await post(port, '{"editable":true}')).status).toBe(403);
+      expect(seen).toHaveLength(1);
+    });
+
+    it('uses a body the host parsed before the guard', async () => {
+      const { port, seen } = await start({}, { before: (app) => app.use(flavour.json()) });
+      expect((await post(port, '{"editable":false}')).status).toBe(200);
+      expect((await post(port, '{"editable":"false "}')).status).toBe(403);
+      expect(seen).toHaveLength(1);
+    });
+
+    it('does not read a body no candidate rule needs', async () => {
+      const { port, seen } = await start({}, { after: (app) => app.use(flavour.json()) });
+      const r = await send(port, { path: '/rest/api/2/issue/KAN-1', method: 'PUT', headers: [bearer(alice), ['Content-Type', 'application/json']], body: '{"fields":{}}' });
+      expect(r.status).toBe(200);
+      // The host's parser read it: the guard left the stream alone.
+      expect(seen[0]!.body).toEqual({ fields: {} });
+    });
+
+    it('refuses bodies over bodyLimit', async () => {
+      const { port } = await start({ bodyLimit: 64 });
+      const r = await post(port, JSON.stringify({ editable: false, pad: 'x'.repeat(100) }));
+      expect(r.status).toBe(413);
+      expect(errorOf(r).code).toBe('body_too_large');
+    });
+
+    it('checks a method set by a body-based override after the guard', async () => {
+      const override = (app: Express) => {
+        app.use(flavour.json());
+        app.use((req, _res, next) => {
+          if (typeof req.body?._method === 'string') req.method = req.body._method;
+          next();
+        });
+      };
+      const { port, seen } = await start({}, { after: override });
+      // The guard needed this body (a JsonData rule), so it saw the _method field itself.
+      const own = await post(port, '{"editable":false,"_method":"DELETE"}');
+      expect(own.status).toBe(403);
+      expect(errorOf(own).explanation).toMatch(/^the request could also run as DELETE \(a method override\), and denied/);
+      // This body was not needed (line 3 has no JsonData): the host parsed it later and its override
+      // tried to turn the approved PUT into a DELETE, which the method lock refused.
+      const put = (method: string) =>
+        send(port, { path: '/rest/api/2/issue/KAN-1', method: 'PUT', headers: [bearer(alice), ['Content-Type', 'application/json']], body: JSON.stringify({ _method: method }) });
+      const late = await put('DELETE');
+      expect(late.status).toBe(403);
+      expect(late.json()).toEqual({ hostError: 'restricted' });
+      expect(seen).toHaveLength(0);
+      // An override to a method the rules allow goes through.
+      expect((await put('GET')).status).toBe(200);
+      expect(seen.map((s) => s.method)).toEqual(['GET']);
+    });
+  });
+
+  describe('routing settings', () => {
+    it('follows case sensitive routing and strict routing', async () => {
+      const sensitive = await start({}, { before: (app) => app.set('case sensitive routing', true) });
+      expect((await send(sensitive.port, { path: '/rest/api/2/issue/KAN-1', headers: [bearer(alice)] })).status).toBe(200);
+      expect((await send(sensitive.port, { path: '/rest/API/2/issue/KAN-1', headers: [bearer(alice)] })).status).toBe(403);
+      expect(errorOf(await send(sensitive.port, { path: '/REST/api/2/issue/KAN-1', headers: [bearer(alice)] })).code).toBe('outside_token_scope');
+      const insensitive = await start();
+      expect((await send(insensitive.port, { path: '/REST/API/2/issue/KAN-1', headers: [bearer(alice)] })).status).toBe(200);
+      const strict = await start({}, { before: (app) => app.set('strict routing', true) });
+      expect((await send(strict.port, { path: '/rest/api/2/issue/KAN-1/', headers: [bearer(alice)] })).status).toBe(403);
+      expect((await send(insensitive.port, { path: '/rest/api/2/issue/KAN-1/', headers: [bearer(alice)] })).status).toBe(200);
+    });
+
+    it('lets options override the app settings', async () => {
+      const { port } = await start({ caseSensitive: true });
+      expect((await send(port, { path: '/rest/API/2/issue/KAN-1', headers: [bearer(alice)] })).status).toBe(403);
+    });
+
+    it('takes a scope of its own', async () => {
+      const { port } = await start({ scope: ['/api/*path', '/rest/api/2/issue/*key'] });
+      expect((await send(port, { path: '/rest/api/2/issue/KAN-1', headers: [bearer(alice)] })).status).toBe(200);
+      expect(errorOf(await send(port, { path: '/rest/api/2/filter', headers: [bearer(open)] })).code).toBe('outside_token_scope');
+      expect((await send(port, { path: '/api/anything', headers: [bearer(open)] })).status).toBe(200);
+    });
+  });
+
+  describe('rate limits', () => {
+    it('answers 429 with Retry-After and RateLimit headers, per token', async () => {
+      const { port, seen } = await start({ rateLimit: { points: 2, duration: 60 } });
+      const ok = await send(port, { path: '/rest/x', headers: [bearer(open)] });
+      expect(ok.status).toBe(200);
+      expect(ok.headers['ratelimit-limit']).toBe('2');
+      expect(ok.headers['ratelimit-remaining']).toBe('1');
+      expect(ok.headers['ratelimit-policy']).toBe('2;w=60');
+      await send(port, { path: '/rest/x', headers: [bearer(open)] });
+      const limited = await send(port, { path: '/rest/x', headers: [bearer(open)] });
+      expect(limited.status).toBe(429);
+      expect(errorOf(limited).code).toBe('rate_limited');
+      expect(Number(limited.headers['retry-after'])).toBeGreaterThan(0);
+      expect(limited.headers['ratelimit-remaining']).toBe('0');
+      // Another token has its own budget.
+      expect((await send(port, { path: '/rest/api/2/issue/KAN-1', headers: [bearer(alice)] })).status).toBe(200);
+      expect(seen).toHaveLength(3);
+    });
+
+    it('fails closed when the limiter’s store fails', async () => {
+      const broken = new RateLimiterMemory({ points: 5, duration: 60 });
+      jest.spyOn(broken, 'consume').mockRejectedValue(new Error('redis down'));
+      const errors: unknown[] = [];
+      const { port, seen } = await start({ rateLimit: { limiter: broken }, onError: (e) => errors.push(e) });
+      const r = await send(port, { path: '/rest/x', headers: [bearer(open)] });
+      expect(r.status).toBe(503);
+      expect(errorOf(r).code).toBe('unavailable');
+      expect(seen).toHaveLength(0);
+      expect(errors).toHaveLength(1);
+    });
+  });
+
+  it('fails closed with 503 when the token store fails, with no stack or detail in the body', async () => {
+    const store = new MemoryTokenStore();
+    const failing = createTokenService({ store });
+    const { token } = await failing.issue({ owner: 'dave', label: 'x' });
+    jest.spyOn(store, 'get').mockImplementation(() => {
+      throw new Error('SQLITE_BUSY: database is locked at /var/lib/tokens.db');
+    });
+    const reported: string[] = [];
+    const app = flavour.create();
+    app.use(tokenGuard({ tokens: failing, onError: (e, context) => reported.push(`${context}: ${(e as Error).message}`) }));
+    let reached = 0;
+    app.use((_req, res) => {
+      reached++;
+      res.end();
+    });
+    const server = await listen(app);
+    servers.push(server);
+    const r = await send(server.port, { path: '/rest/x', headers: [bearer(token)] });
+    expect(r.status).toBe(503);
+    expect(r.json()).toEqual({ error: { status: 503, code: 'unavailable', message: 'The token service is unavailable; retry later.' } });
+    expect(r.body).not.toMatch(/SQLITE|at \/|Error/);
+    expect(reached).toBe(0);
+    expect(reported).toEqual([expect.stringContaining('database is locked')]);
+    await failing.close();
+  });
+});
+
+describe('tokenGuard options', () => {
+  const tokens = createTokenService({ store: new MemoryTokenStore() });
+  afterAll(() => tokens.close());
+
+  it.each([
+    [undefined, /needs an options object/],
+    [{}, /options.tokens must be a token service/],
+    [{ tokens, scopes: ['/rest/*path'] }, /unknown option "scopes"; did you mean "scope"\?/],
+    [{ tokens, Required: true }, /did you mean "required"/],
+    [{ tokens, required: 'yes' }, /options.required must be a boolean/],
+    [{ tokens, scope: '/rest/*' }, /options.scope/],
+    [{ tokens, bodyLimit: 'big' }, /options.bodyLimit/],
+    [{ tokens, rateLimit: { points: 0 } }, /options.rateLimit.points/],
+    [{ tokens, audit: 'file.log' }, /options.audit must be a function/],
+    [{ tokens, setUser: 'yes' }, /options.setUser/],
+    [{ tokens, realm: 'a\nb' }, /options.realm/],
+  ])('refuses %p at start-up with a TypeError', (options, message) => {
+    expect(() => tokenGuard(options as never)).toThrow(TypeError);
+    expect(() => tokenGuard(options as never)).toThrow(message);
+  });
+
+  it('exposes its compiled scope', () => {
+    expect(tokenGuard({ tokens, scope: '/api/*path' }).scope.patterns).toEqual(['/api/*path']);
+  });
+});

@@ -1,0 +1,451 @@
+// Unit tests of the audit sinks (SPEC §6): text lines, records, the fan-out log, callback, pino and JSON-lines sinks.
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pino from 'pino';
+import { auditRecord, callbackSink, createAuditLog, formatAuditMessage, JsonLinesSink, pinoSink, type AuditSink } from '../../../src/http/audit';
+import type { AuditEvent, AuditHook } from '../../../src/tokens/audit';
+
+const AT = new Date('2026-03-04T05:06:07.089Z');
+
+function event(overrides: Partial<AuditEvent> = {}): AuditEvent {
+  return { type: 'token.used', at: AT, user: 'alice', tokenId: 'AbCdEf123456', via: 'bearer', method: 'GET', path: '/rest/api/2/myself', ip: '127.0.0.1', outcome: 'success', ...overrides };
+}
+
+/** Lets queued promise callbacks (a rejected sink's catch) run. */
+const settle = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+let dir: string;
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'tokenfence-audit-unit-'));
+});
+afterEach(() => {
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const linesOf = (file: string): string[] => readFileSync(file, 'utf8').split('\n').filter((l) => l !== '');
+
+describe('formatAuditMessage', () => {
+  test('token.used is exactly Jira\'s line', () => {
+    expect(formatAuditMessage(event())).toBe('alice has been authenticated via API Token (AbCdEf123456)');
+  });
+
+  test('token.denied names the user, the id and the reason', () => {
+    expect(formatAuditMessage(event({ type: 'token.denied', outcome: 'failure', reason: 'restricted' }))).toBe('API Token call refused for alice (AbCdEf123456): restricted');
+  });
+
+  test('token.denied without user, id or reason', () => {
+    expect(formatAuditMessage(event({ type: 'token.denied', outcome: 'failure', user: null, tokenId: undefined }))).toBe('API Token call refused for anonymous (unknown id): denied');
+  });
+
+  test('token.created', () => {
+    expect(formatAuditMessage(event({ type: 'token.created' }))).toBe('API Token (AbCdEf123456) created by alice');
+  });
+
+  test('token.updated', () => {
+    expect(formatAuditMessage(event({ type: 'token.updated', user: 'admin' }))).toBe('API Token (AbCdEf123456) updated by admin');
+  });
+
+  test('token.rotated with and without a reason', () => {
+    expect(formatAuditMessage(event({ type: 'token.rotated', reason: 'replaced by ZZZZZZZZZZZZ' }))).toBe('API Token (AbCdEf123456) rotated by alice, replaced by ZZZZZZZZZZZZ');
+    expect(formatAuditMessage(event({ type: 'token.rotated' }))).toBe('API Token (AbCdEf123456) rotated by alice');
+  });
+
+  test('token.revoked', () => {
+    expect(formatAuditMessage(event({ type: 'token.revoked' }))).toBe('API Token (AbCdEf123456) revoked by alice');
+  });
+
+  test('token.purged', () => {
+    expect(formatAuditMessage(event({ type: 'token.purged', user: null }))).toBe('API Token (AbCdEf123456) purged');
+  });
+
+  test('a null user reads as anonymous', () => {
+    expect(formatAuditMessage(event({ user: null }))).toBe('anonymous has been authenticated via API Token (AbCdEf123456)');
+  });
+});
+
+describe('auditRecord', () => {
+  test('has an ISO time, every set field and the text line as message', () => {
+    const record = auditRecord(event({ requestId: 'req-1', line: 2 }));
+    expect(record).toEqual({
+      type: 'token.used',
+      at: '2026-03-04T05:06:07.089Z',
+      user: 'alice',
+      tokenId: 'AbCdEf123456',
+      via: 'bearer',
+      method: 'GET',
+      path: '/rest/api/2/myself',
+      ip: '127.0.0.1',
+      outcome: 'success',
+      requestId: 'req-1',
+      line: 2,
+      message: 'alice has been authenticated via API Token (AbCdEf123456)',
+    });
+    expect(JSON.parse(JSON.stringify(record))).toEqual(record);
+  });
+
+  test('does not change the event', () => {
+    const e = event();
+    auditRecord(e);
+    expect(e.at).toBe(AT);
+  });
+});
+
+describe('createAuditLog', () => {
+  test('sends each event to every sink, functions and objects alike', () => {
+    const a: AuditEvent[] = [];
+    const b: AuditEvent[] = [];
+    const c: AuditEvent[] = [];
+    const log = createAuditLog([(e) => void a.push(e), { write: (e) => void b.push(e) }, callbackSink((e) => void c.push(e))]);
+    const e1 = event();
+    const e2 = event({ type: 'token.revoked' });
+    log(e1);
+    log(e2);
+    expect(a).toEqual([e1, e2]);
+    expect(b).toEqual([e1, e2]);
+    expect(c).toEqual([e1, e2]);
+  });
+
+  test('a sink that throws is reported with a context and the other sinks still get the event', () => {
+    const errors: Array<[unknown, string]> = [];
+    const got: AuditEvent[] = [];
+    const boom = new Error('sink down');
+    const log = createAuditLog(
+      [
+        () => {
+          throw boom;
+        },
+        (e) => void got.push(e),
+      ],
+      { onError: (error, context) => errors.push([error, context]) },
+    );
+    expect(() => log(event())).not.toThrow();
+    expect(got).toHaveLength(1);
+    expect(errors).toHaveLength(1);
+    expect(errors[0]![0]).toBe(boom);
+    expect(typeof errors[0]![1]).toBe('string');
+    expect(errors[0]![1]).not.toBe('');
+  });
+
+  test('a sink that rejects is reported and the other sinks still get the event', async () => {
+    const errors: Array<[unknown, string]> = [];
+    const got: AuditEvent[] = [];
+    const boom = new Error('async sink down');
+    const log = createAuditLog([{ write: () => Promise.reject(boom) }, (e) => void got.push(e)], { onError: (error, context) => errors.push([error, context]) });
+    expect(() => log(event())).not.toThrow();
+    expect(got).toHaveLength(1);
+    await settle();
+    expect(errors).toHaveLength(1);
+    expect(errors[0]![0]).toBe(boom);
+    expect(errors[0]![1]).toMatch(/\S/);
+  });
+
+  test('the default onError prints the message to console.error', () => {
+    const spy = jest.spyOn(console, 'error').mockImplementation(() => undefined);
+    try {
+      const log = createAuditLog([
+        () => {
+          throw new Error('sink exploded');
+        },
+      ]);
+      log(event());
+      expect(spy).toHaveBeenCalledTimes(1);
+      expect(String(spy.mock.calls[0]![0])).toContain('sink exploded');
+    } finally {
+      spy.mockRestore();
+    }
+  });
+
+  test.each([
+    ['null', null],
+    ['a string', 'audit.jsonl'],
+    ['a number', 42],
+    ['an object without write', { close: () => undefined }],
+    ['an object whose write is not a function', { write: 'yes' }],
+  ])('a sink that is %s throws a TypeError at creation', (_name, sink) => {
+    expect(() => createAuditLog([sink as unknown as AuditSink])).toThrow(TypeError);
+  });
+
+  test('a non-array throws a TypeError', () => {
+    expect(() => createAuditLog((() => undefined) as unknown as AuditHook[])).toThrow(TypeError);
+  });
+
+  test('close() closes every sink and reports a failing close', async () => {
+    const closed: string[] = [];
+    const errors: Array<[unknown, string]> = [];
+    const boom = new Error('close failed');
+    const log = createAuditLog(
+      [
+        { write: () => undefined, close: () => void closed.push('a') },
+        {
+          write: () => undefined,
+          close: async () => {
+            closed.push('b');
+            throw boom;
+          },
+        },
+        { write: () => undefined, close: async () => void closed.push('c') },
+        () => undefined,
+      ],
+      { onError: (error, context) => errors.push([error, context]) },
+    );
+    await expect(log.close()).resolves.toBeUndefined();
+    expect(closed.sort()).toEqual(['a', 'b', 'c']);
+    expect(errors).toHaveLength(1);
+    expect(errors[0]![0]).toBe(boom);
+    expect(errors[0]![1]).toMatch(/close/);
+  });
+
+  test('a close that throws synchronously is reported too', async () => {
+    const errors: unknown[] = [];
+    const closed: string[] = [];
+    const boom = new Error('sync close failure');
+    const log = createAuditLog(
+      [
+        {
+          write: () => undefined,
+          close: () => {
+            throw boom;
+          },
+        },
+        { write: () => undefined, close: () => void closed.push('other') },
+      ],
+      { onError: (error) => errors.push(error) },
+    );
+    await expect(log.close()).resolves.toBeUndefined();
+    expect(closed).toEqual(['other']);
+    expect(errors).toEqual([boom]);
+  });
+});
+
+describe('callbackSink', () => {
+  test('calls the function with each event', () => {
+    const got: AuditEvent[] = [];
+    const sink = callbackSink((e) => void got.push(e));
+    const e = event();
+    sink.write(e);
+    expect(got).toEqual([e]);
+  });
+
+  test('needs a function', () => {
+    expect(() => callbackSink('nope' as unknown as AuditHook)).toThrow(TypeError);
+  });
+});
+
+describe('pinoSink with a real pino logger', () => {
+  function capture() {
+    const lines: string[] = [];
+    const stream = { write: (chunk: string) => void lines.push(chunk) };
+    const logger = pino({ level: 'info' }, stream);
+    return { logger, records: () => lines.join('').split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as Record<string, unknown>) };
+  }
+
+  test('a success is logged at info with the event under audit and the text line as msg', () => {
+    const { logger, records } = capture();
+    pinoSink(logger).write(event({ requestId: 'r-1' }));
+    const [record, ...rest] = records();
+    expect(rest).toEqual([]);
+    expect(record!.level).toBe(30);
+    expect(record!.msg).toBe('alice has been authenticated via API Token (AbCdEf123456)');
+    expect(record!.audit).toEqual({
+      type: 'token.used',
+      at: '2026-03-04T05:06:07.089Z',
+      user: 'alice',
+      tokenId: 'AbCdEf123456',
+      via: 'bearer',
+      method: 'GET',
+      path: '/rest/api/2/myself',
+      ip: '127.0.0.1',
+      outcome: 'success',
+      requestId: 'r-1',
+    });
+  });
+
+  test('a failure is logged at warn', () => {
+    const { logger, records } = capture();
+    pinoSink(logger).write(event({ type: 'token.denied', outcome: 'failure', reason: 'revoked', status: 401 }));
+    const [record] = records();
+    expect(record!.level).toBe(40);
+    expect(record!.msg).toBe('API Token call refused for alice (AbCdEf123456): revoked');
+    expect(record!.audit).toMatchObject({ type: 'token.denied', outcome: 'failure', reason: 'revoked', status: 401, at: '2026-03-04T05:06:07.089Z' });
+  });
+
+  test('works through createAuditLog; a logger below info drops successes only', () => {
+    const lines: string[] = [];
+    const logger = pino({ level: 'warn' }, { write: (chunk: string) => void lines.push(chunk) });
+    const log = createAuditLog([pinoSink(logger)]);
+    log(event());
+    log(event({ type: 'token.denied', outcome: 'failure', reason: 'unknown' }));
+    expect(lines).toHaveLength(1);
+    expect(JSON.parse(lines[0]!).level).toBe(40);
+  });
+
+  test('needs a logger with info and warn', () => {
+    expect(() => pinoSink({ info: () => undefined } as never)).toThrow(TypeError);
+    expect(() => pinoSink(undefined as never)).toThrow(TypeError);
+  });
+});
+
+describe('JsonLinesSink', () => {
+  test('creates the file with mode 0o600 by default', async () => {
+    const file = join(dir, 'audit.jsonl');
+    const sink = new JsonLinesSink(file, { flushMs: 10_000 });
+    sink.write(event());
+    await sink.flush();
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    await sink.close();
+  });
+
+  test('honours a configured mode', async () => {
+    const file = join(dir, 'audit.jsonl');
+    const old = process.umask(0);
+    try {
+      const sink = new JsonLinesSink(file, { mode: 0o640 });
+      sink.write(event());
+      await sink.close();
+    } finally {
+      process.umask(old);
+    }
+    expect(statSync(file).mode & 0o777).toBe(0o640);
+  });
+
+  test('appends: content already in the file is kept', async () => {
+    const file = join(dir, 'audit.jsonl');
+    writeFileSync(file, '{"old":true}\n');
+    const sink = new JsonLinesSink(file);
+    sink.write(event());
+    await sink.close();
+    const lines = linesOf(file);
+    expect(lines).toHaveLength(2);
+    expect(JSON.parse(lines[0]!)).toEqual({ old: true });
+    expect(JSON.parse(lines[1]!)).toEqual(auditRecord(event()));
+  });
+
+  test('each line is the auditRecord of the event', async () => {
+    const file = join(dir, 'audit.jsonl');
+    const sink = new JsonLinesSink(file);
+    const e = event({ type: 'token.denied', outcome: 'failure', reason: 'checksum', status: 401, requestId: 'x' });
+    sink.write(e);
+    await sink.close();
+    expect(linesOf(file).map((l) => JSON.parse(l))).toEqual([auditRecord(e)]);
+  });
+
+  test('batches: nothing is written before the flush', async () => {
+    const file = join(dir, 'audit.jsonl');
+    const sink = new JsonLinesSink(file, { flushMs: 60_000 });
+    for (let i = 0; i < 10; i++) sink.write(event({ requestId: `r${i}` }));
+    await settle();
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(existsSync(file) ? readFileSync(file, 'utf8') : '').toBe('');
+    await sink.flush();
+    expect(linesOf(file)).toHaveLength(10);
+    await sink.close();
+  });
+
+  test('the timer writes the batch without an explicit flush', async () => {
+    const file = join(dir, 'audit.jsonl');
+    const sink = new JsonLinesSink(file, { flushMs: 5 });
+    sink.write(event());
+    // Poll until the timed flush lands (no timing assertion: only that it eventually does).
+    for (let i = 0; i < 200 && !(existsSync(file) && readFileSync(file, 'utf8') !== ''); i++) await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(linesOf(file)).toHaveLength(1);
+    await sink.close();
+  });
+
+  test('a full buffer is written at once, before the timer', async () => {
+    const file = join(dir, 'audit.jsonl');
+    const sink = new JsonLinesSink(file, { flushMs: 60_000, maxBufferBytes: 1 });
+    sink.write(event({ requestId: 'first' }));
+    for (let i = 0; i < 200 && !(existsSync(file) && readFileSync(file, 'utf8') !== ''); i++) await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(linesOf(file).map((l) => JSON.parse(l).requestId)).toEqual(['first']);
+    await sink.close();
+  });
+
+  test('keeps the order across many batches', async () => {
+    const file = join(dir, 'audit.jsonl');
+    const sink = new JsonLinesSink(file, { flushMs: 0, maxBufferBytes: 2_000 });
+    const n = 5_000;
+    for (let i = 0; i < n; i++) {
+      sink.write(event({ requestId: `r${i}` }));
+      if (i % 97 === 0) await settle();
+      if (i % 1_001 === 0) void sink.flush();
+    }
+    await sink.close();
+    const ids = linesOf(file).map((l) => (JSON.parse(l) as { requestId: string }).requestId);
+    expect(ids).toHaveLength(n);
+    expect(ids).toEqual(Array.from({ length: n }, (_, i) => `r${i}`));
+  });
+
+  test('close() writes everything buffered', async () => {
+    const file = join(dir, 'audit.jsonl');
+    const sink = new JsonLinesSink(file, { flushMs: 60_000 });
+    for (let i = 0; i < 123; i++) sink.write(event({ requestId: `r${i}` }));
+    await sink.close();
+    expect(linesOf(file)).toHaveLength(123);
+  });
+
+  test('close() twice is fine', async () => {
+    const file = join(dir, 'audit.jsonl');
+    const sink = new JsonLinesSink(file);
+    sink.write(event());
+    await sink.close();
+    await expect(sink.close()).resolves.toBeUndefined();
+    expect(linesOf(file)).toHaveLength(1);
+  });
+
+  test('close() without any event creates no file', async () => {
+    const file = join(dir, 'audit.jsonl');
+    const sink = new JsonLinesSink(file);
+    await sink.close();
+    expect(existsSync(file)).toBe(false);
+  });
+
+  test('writing after close throws', async () => {
+    const file = join(dir, 'audit.jsonl');
+    const sink = new JsonLinesSink(file);
+    await sink.close();
+    expect(() => sink.write(event())).toThrow(/closed/);
+  });
+
+  test('a sink closed through createAuditLog then makes the log report a write, not throw', async () => {
+    const file = join(dir, 'audit.jsonl');
+    const errors: unknown[] = [];
+    const log = createAuditLog([new JsonLinesSink(file)], { onError: (error) => errors.push(error) });
+    log(event());
+    await log.close();
+    expect(() => log(event())).not.toThrow();
+    expect(errors).toHaveLength(1);
+    expect(linesOf(file)).toHaveLength(1);
+  });
+
+  test('a timed flush that fails is reported through onError; flush() and close() reject', async () => {
+    const file = join(dir, 'missing-directory', 'audit.jsonl');
+    const reported: Array<[unknown, string]> = [];
+    let notify: () => void = () => undefined;
+    const reportedOnce = new Promise<void>((resolve) => (notify = resolve));
+    const sink = new JsonLinesSink(file, {
+      flushMs: 1,
+      onError: (error, context) => {
+        reported.push([error, context]);
+        notify();
+      },
+    });
+    sink.write(event());
+    await reportedOnce;
+    expect(reported).toHaveLength(1);
+    expect((reported[0]![0] as NodeJS.ErrnoException).code).toBe('ENOENT');
+    expect(reported[0]![1]).toContain(file);
+
+    sink.write(event());
+    await expect(sink.flush()).rejects.toMatchObject({ code: 'ENOENT' });
+    sink.write(event());
+    await expect(sink.close()).rejects.toMatchObject({ code: 'ENOENT' });
+    expect(existsSync(file)).toBe(false);
+  });
+
+  test('rejects a missing path and bad options', () => {
+    expect(() => new JsonLinesSink('')).toThrow(TypeError);
+    expect(() => new JsonLinesSink(join(dir, 'a'), { flushMs: -1 })).toThrow(TypeError);
+    expect(() => new JsonLinesSink(join(dir, 'a'), { maxBufferBytes: 0 })).toThrow(TypeError);
+  });
+});

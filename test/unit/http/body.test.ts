@@ -1,0 +1,97 @@
+// The guard's JSON body reader: limits, encodings, charsets, strictness and prototype-poisoning keys.
+import type { IncomingMessage } from 'node:http';
+import { PassThrough } from 'node:stream';
+import { gzipSync, deflateSync, brotliCompressSync } from 'node:zlib';
+import { bodyConsumed, DEFAULT_BODY_LIMIT, parseByteLimit, parseJsonBody, readJsonBody } from '../../../src/http/body';
+import { GuardError } from '../../../src/http/errors';
+
+function stream(body: Buffer | string, headers: Record<string, string> = {}): IncomingMessage & { body?: unknown; _body?: boolean } {
+  const s = new PassThrough() as unknown as IncomingMessage & { body?: unknown; _body?: boolean };
+  (s as { headers: Record<string, string> }).headers = headers;
+  (s as unknown as PassThrough).end(body);
+  return s;
+}
+
+const codeOf = async (p: Promise<unknown> | (() => unknown)): Promise<string> => {
+  try {
+    await (typeof p === 'function' ? p() : p);
+  } catch (err) {
+    expect(err).toBeInstanceOf(GuardError);
+    return (err as GuardError).code;
+  }
+  throw new Error('expected a GuardError');
+};
+
+describe('parseByteLimit', () => {
+  it.each([
+    [1024, 1024],
+    ['100kb', 102_400],
+    ['1mb', 1_048_576],
+    ['1.5KB', 1536],
+    ['10', 10],
+  ])('reads %j as %d bytes', (input, bytes) => expect(parseByteLimit(input, 'x')).toBe(bytes));
+  it.each([0, -1, 1.5, '', 'lots', '10 tb', NaN])('refuses %j', (input) => expect(() => parseByteLimit(input as never, 'options.bodyLimit')).toThrow(/options.bodyLimit/));
+  it('defaults to express.json()’s 100kb', () => expect(DEFAULT_BODY_LIMIT).toBe(102_400));
+});
+
+describe('parseJsonBody', () => {
+  const json = 'application/json';
+  it('parses objects and arrays; an empty body is {}', () => {
+    expect(parseJsonBody(Buffer.from(' {"a":[1,true,null]} '), json)).toEqual({ a: [1, true, null] });
+    expect(parseJsonBody(Buffer.from('[1]'), `${json}; charset=UTF-8`)).toEqual([1]);
+    expect(parseJsonBody(Buffer.alloc(0), json)).toEqual({});
+  });
+  it('keeps the last of duplicate keys, as JSON.parse and body-parser do', () => {
+    expect(parseJsonBody(Buffer.from('{"editable":false,"editable":true}'), json)).toEqual({ editable: true });
+  });
+  it.each([
+    ['{"__proto__":{"admin":true}}', 'forbidden_json_key'],
+    ['{"a":{"__proto__":{}}}', 'forbidden_json_key'],
+    ['{"constructor":{"prototype":{"x":1}}}', 'forbidden_json_key'],
+    ['{"a":', 'invalid_json'],
+    ['"text"', 'invalid_json'],
+    ['42', 'invalid_json'],
+    ['null', 'invalid_json'],
+    ['{"a":1} x', 'invalid_json'],
+  ])('refuses %s with %s', async (text, code) => {
+    expect(await codeOf(() => parseJsonBody(Buffer.from(text), json))).toBe(code);
+  });
+  it('refuses other charsets and bytes that are not UTF-8', async () => {
+    expect(await codeOf(() => parseJsonBody(Buffer.from('{}'), 'application/json; charset=utf-16le'))).toBe('unsupported_body');
+    expect(await codeOf(() => parseJsonBody(Buffer.from('{}'), 'application/json; charset="latin1"'))).toBe('unsupported_body');
+    expect(await codeOf(() => parseJsonBody(Buffer.from([0x7b, 0x22, 0xff, 0x22, 0x3a, 0x31, 0x7d]), json))).toBe('invalid_json');
+  });
+  it('allows a "constructor" key that is not a prototype path', () => {
+    expect(parseJsonBody(Buffer.from('{"constructor":"x"}'), json)).toEqual({ constructor: 'x' });
+  });
+});
+
+describe('readJsonBody', () => {
+  it('leaves the body where body-parser 1 and 2 look for it', async () => {
+    const req = stream('{"a":1}');
+    expect(bodyConsumed(req)).toBe(false);
+    expect(await readJsonBody(req, 'application/json', 1000)).toEqual({ a: 1 });
+    expect(req.body).toEqual({ a: 1 });
+    expect(req._body).toBe(true);
+    expect(bodyConsumed(req)).toBe(true);
+  });
+  it.each([
+    ['gzip', gzipSync],
+    ['deflate', deflateSync],
+    ['br', brotliCompressSync],
+  ] as const)('decompresses %s', async (encoding, compress) => {
+    const req = stream(compress(Buffer.from('{"b":2}')), { 'content-encoding': encoding });
+    expect(await readJsonBody(req, 'application/json', 1000)).toEqual({ b: 2 });
+  });
+  it('refuses a body over the limit, declared or streamed, and a zip bomb', async () => {
+    expect(await codeOf(readJsonBody(stream('{}', { 'content-length': '5000' }), 'application/json', 100))).toBe('body_too_large');
+    expect(await codeOf(readJsonBody(stream(`{"a":"${'x'.repeat(200)}"}`), 'application/json', 100))).toBe('body_too_large');
+    const bomb = gzipSync(Buffer.from(`{"a":"${'x'.repeat(1_000_000)}"}`));
+    expect(bomb.length).toBeLessThan(10_000);
+    expect(await codeOf(readJsonBody(stream(bomb, { 'content-encoding': 'gzip' }), 'application/json', 100_000))).toBe('body_too_large');
+  });
+  it('refuses unknown encodings and corrupt compressed data', async () => {
+    expect(await codeOf(readJsonBody(stream('{}', { 'content-encoding': 'compress' }), 'application/json', 100))).toBe('unsupported_body');
+    expect(await codeOf(readJsonBody(stream('not gzip', { 'content-encoding': 'gzip' }), 'application/json', 100))).toBe('invalid_json');
+  });
+});

@@ -1,0 +1,66 @@
+// What the guard reads off a request: target, routing settings, candidate methods, client details.
+import type { GuardRequest } from '../../../src/http/request';
+import { candidateMethods, pathPart, requestIdOf, routingOf, targetOf, userAgentOf } from '../../../src/http/request';
+
+const req = (over: Partial<GuardRequest> & { headers?: Record<string, string> }): GuardRequest => ({ method: 'GET', url: '/', headers: {}, ...over }) as unknown as GuardRequest;
+
+describe('targetOf and pathPart', () => {
+  it('prefers originalUrl, which survives mounting', () => {
+    expect(targetOf(req({ url: '/api', originalUrl: '/rest/api?x=1' }))).toBe('/rest/api?x=1');
+    expect(targetOf(req({ url: '/api?x' }))).toBe('/api?x');
+    expect(pathPart('/a/b?c=d?e')).toBe('/a/b');
+    expect(pathPart('/a')).toBe('/a');
+  });
+});
+
+describe('routingOf', () => {
+  const app = (settings: Record<string, unknown>) => ({ get: (name: string) => settings[name] });
+  it('follows the app settings unless the options say otherwise', () => {
+    expect(routingOf(req({}), undefined, undefined)).toEqual({ caseSensitive: false, strict: false });
+    expect(routingOf(req({ app: app({ 'case sensitive routing': true, 'strict routing': true }) }), undefined, undefined)).toEqual({ caseSensitive: true, strict: true });
+    expect(routingOf(req({ app: app({ 'case sensitive routing': true }) }), false, true)).toEqual({ caseSensitive: false, strict: true });
+  });
+});
+
+describe('candidateMethods', () => {
+  const methods = (r: GuardRequest, target = '/x') => [...candidateMethods(r, target)].sort();
+
+  it('is the request method alone for an ordinary request', () => {
+    expect(methods(req({ method: 'post' }))).toEqual(['POST']);
+  });
+
+  it('adds originalMethod and every override header value', () => {
+    const r = req({ method: 'POST', originalMethod: 'get', headers: { 'x-http-method-override': 'delete, put', 'x-http-method': 'PATCH', 'x-method-override': ' options ' } });
+    expect(methods(r)).toEqual(['DELETE', 'GET', 'OPTIONS', 'PATCH', 'POST', 'PUT']);
+  });
+
+  it.each([
+    ['/x?_method=DELETE', 'DELETE'],
+    ['/x?_METHOD=delete', 'DELETE'],
+    ['/x?%5Fmethod=DELETE', 'DELETE'],
+    ['/x?_method[]=PUT', 'PUT'],
+    ['/x?a=1&_method=PATCH&b', 'PATCH'],
+    ['/x?_method=%44ELETE', 'DELETE'],
+    ['/x?_method=DEL%zzETE', 'DEL%ZZETE'],
+  ])('reads the _method query parameter in %s', (target, extra) => {
+    expect(methods(req({ method: 'GET' }), target)).toEqual(['GET', extra].sort());
+  });
+
+  it('reads _method from a parsed body, own properties only', () => {
+    expect(methods(req({ method: 'POST', body: { _method: 'DELETE' } }))).toEqual(['DELETE', 'POST']);
+    expect(methods(req({ method: 'POST', body: Object.create({ _method: 'DELETE' }) }))).toEqual(['POST']);
+    expect(methods(req({ method: 'POST', body: { _method: ['PUT', 'PATCH'] } }))).toEqual(['PATCH', 'POST', 'PUT']);
+  });
+});
+
+describe('requestIdOf and userAgentOf', () => {
+  it('keeps a well-formed request id only', () => {
+    expect(requestIdOf(req({ headers: { 'x-request-id': 'abc-123:7' } }))).toBe('abc-123:7');
+    expect(requestIdOf(req({ headers: { 'x-request-id': 'a b' } }))).toBeUndefined();
+    expect(requestIdOf(req({ headers: { 'x-request-id': 'x'.repeat(129) } }))).toBeUndefined();
+  });
+  it('cuts the user agent to 256 characters', () => {
+    expect(userAgentOf(req({ headers: { 'user-agent': 'u'.repeat(300) } }))).toHaveLength(256);
+    expect(userAgentOf(req({}))).toBeUndefined();
+  });
+});
