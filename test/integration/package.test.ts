@@ -40,13 +40,24 @@ const d: Decision = evaluateRestrictions(set, { method: 'GET', url: '/x' });
 const allowed: boolean = d.allowed;
 // @ts-expect-error: evaluateRestrictions needs a parsed set, not a string
 evaluateRestrictions('/x', { method: 'GET', url: '/x' });
-export { allowed, RestrictionSyntaxError };
+// The guard's principal reaches Express's Request by declaration merging.
+const guard = tokenGuard({ tokens: createTokenService({ store: new MemoryTokenStore() }) });
+const req = {} as Express.Request;
+const user: string | undefined = req.tokenfence?.user;
+const via: 'bearer' | 'basic' | undefined = req.tokenfence?.via;
+// @ts-expect-error: the principal is read-only data, not a string
+const wrong: string = req.tokenfence;
+export { allowed, RestrictionSyntaxError, guard, user, via, wrong };
 `;
-    writeFileSync(join(consumer, 'types.cts'), `import { parseRestrictions, evaluateRestrictions, RestrictionSyntaxError, type Decision } from 'tokenfence';\n${typed}`);
-    writeFileSync(join(consumer, 'types.mts'), `import { parseRestrictions, evaluateRestrictions, RestrictionSyntaxError, type Decision } from 'tokenfence';\n${typed}`);
+    // A consumer of an Express middleware has @types/node (the guard's types name node:http's request).
+    mkdirSync(join(consumer, 'node_modules', '@types'), { recursive: true });
+    symlinkSync(join(root, 'node_modules', '@types', 'node'), join(consumer, 'node_modules', '@types', 'node'), 'dir');
+    const imports = 'import { parseRestrictions, evaluateRestrictions, RestrictionSyntaxError, type Decision, tokenGuard, createTokenService, MemoryTokenStore } from \'tokenfence\';';
+    writeFileSync(join(consumer, 'types.cts'), `${imports}\n${typed}`);
+    writeFileSync(join(consumer, 'types.mts'), `${imports}\n${typed}`);
     writeFileSync(
       join(consumer, 'tsconfig.json'),
-      JSON.stringify({ compilerOptions: { module: 'node16', moduleResolution: 'node16', strict: true, noEmit: true, skipLibCheck: false, types: [], traceResolution: false }, files: ['types.cts', 'types.mts'] }),
+      JSON.stringify({ compilerOptions: { module: 'node16', moduleResolution: 'node16', strict: true, noEmit: true, skipLibCheck: false, types: ['node'], traceResolution: false }, files: ['types.cts', 'types.mts'] }),
     );
     const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
     const out = execFileSync(process.execPath, [tsc, '-p', consumer, '--listFiles'], { cwd: consumer, encoding: 'utf8' });
