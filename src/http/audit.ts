@@ -91,7 +91,8 @@ export function createAuditLog(sinks: ReadonlyArray<AuditSink | AuditHook>, opti
     }
   }) as AuditLog;
   log.close = async () => {
-    const results = await Promise.allSettled(checked.map((sink) => sink.close?.()));
+    // Each close runs in its own promise, so one that throws synchronously cannot stop the others.
+    const results = await Promise.allSettled(checked.map((sink) => Promise.resolve().then(() => sink.close?.())));
     for (const r of results) if (r.status === 'rejected') onError(r.reason, 'audit sink failed to close');
   };
   return log;
@@ -192,7 +193,17 @@ export class JsonLinesSink implements AuditSink {
     const file = this.#file;
     // Batches are chained, so lines stay in order; a failed batch is reported by the caller of flush/close.
     const written = this.#writing.then(async () => {
-      await (await file).appendFile(text, 'utf8');
+      let handle: FileHandle;
+      try {
+        handle = await file;
+      } catch (err) {
+        // Nothing was written: keep the lines for the next flush and open the file anew then.
+        if (this.#file === file) this.#file = undefined;
+        this.#buffer.unshift(text);
+        this.#bufferBytes += text.length;
+        throw err;
+      }
+      await handle.appendFile(text, 'utf8');
     });
     this.#writing = written.catch(() => undefined);
     return written;
@@ -205,8 +216,9 @@ export class JsonLinesSink implements AuditSink {
       await this.flush();
     } finally {
       await this.#writing;
-      if (this.#file) await (await this.#file).close();
+      const file = this.#file;
       this.#file = undefined;
+      if (file) await (await file).close();
     }
   }
 }

@@ -53,7 +53,7 @@ function readAll(req: IncomingMessage, limit: number): Promise<Buffer> {
     return Promise.reject(new GuardError('body_too_large', `The request body is larger than the limit of ${limit} bytes.`));
   }
   const decoder = decoderFor(encoding);
-  if (decoder === undefined) return Promise.reject(new GuardError('unsupported_body', `The content encoding ${JSON.stringify(encoding.slice(0, 32))} is not supported.`));
+  if (decoder === undefined) return Promise.reject(new GuardError('unsupported_body', 'The Content-Encoding is not supported; send identity, gzip, deflate or br.'));
   const source = decoder === null ? req : req.pipe(decoder);
   return new Promise<Buffer>((resolve, reject) => {
     const chunks: Buffer[] = [];
@@ -97,7 +97,7 @@ const FIRST_CHAR = /^[\x20\x09\x0a\x0d]*([^\x20\x09\x0a\x0d])/;
 export function parseJsonBody(bytes: Buffer, contentType: string): unknown {
   const charset = charsetOf(contentType);
   if (charset !== undefined && charset !== 'utf-8' && charset !== 'utf8') {
-    throw new GuardError('unsupported_body', `The charset ${JSON.stringify(charset.slice(0, 32))} is not supported; send UTF-8 JSON.`);
+    throw new GuardError('unsupported_body', 'The charset is not supported; send UTF-8 JSON.');
   }
   let text: string;
   try {

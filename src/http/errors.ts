@@ -77,7 +77,9 @@ export interface GuardErrorBody {
 
 /**
  * An HTTP-shaped error of the guard: `status` and a stable `code`. Thrown inside the guard's pipeline and
- * written by the guard itself (never passed to the host's error handler, which might render a stack).
+ * written by the guard itself, not passed to the host's error handler (which might render a stack). The one
+ * exception is the method lock: a later middleware that switches `req.method` to a forbidden method gets
+ * this error thrown at it (status 403, code `restricted`, no stack), so the host's error handler answers.
  */
 export class GuardError extends Error {
   readonly status: number;

@@ -174,17 +174,22 @@ export function tokenGuard(options: TokenGuardOptions): TokenGuard {
     scope: `Bearer realm=${realm}, error="insufficient_scope"`,
   };
 
+  // A client that pastes a token into the path or a request id must not get it into the audit trail.
+  const tokenText = new RegExp(`${prefix}[0-9A-Za-z]*`, 'g');
+  const redact = (text: string): string => (text.includes(prefix) ? text.replace(tokenText, `${prefix}[redacted]`) : text);
   const audit = (req: GuardRequest, event: Pick<AuditEvent, 'type' | 'outcome'> & Partial<AuditEvent>): void => {
     if (auditHook === undefined) return;
-    const path = pathPart(targetOf(req));
+    const path = redact(pathPart(targetOf(req)));
+    const id = requestId(req);
+    const userAgent = userAgentOf(req);
     const full: AuditEvent = {
       at: new Date(),
       user: null,
       method: req.method ?? 'GET',
       path: path.length > MAX_AUDIT_PATH ? `${path.slice(0, MAX_AUDIT_PATH)}…` : path,
       ip: clientIp(req),
-      userAgent: userAgentOf(req),
-      requestId: requestId(req),
+      userAgent: userAgent === undefined ? undefined : redact(userAgent),
+      requestId: id === undefined || id.includes(prefix) ? undefined : id,
       ...event,
     };
     try {

@@ -126,6 +126,18 @@ describe.each(EXPRESS_FLAVOURS)('tokenGuard on $name', (flavour: ExpressFlavour)
     expect(errorOf(q).explanation).toBeUndefined();
   });
 
+  it('keeps a token pasted into the path, the User-Agent or X-Request-Id out of audit events', async () => {
+    const events: Record<string, unknown>[] = [];
+    const { port } = await start({ audit: (e) => void events.push({ ...e }) });
+    await send(port, { path: `/rest/api/2/issue/${alice}`, headers: [bearer(alice), ['User-Agent', `curl ${open}`], ['X-Request-Id', open]] });
+    await send(port, { path: '/rest/api/2/issue/KAN-1', headers: [bearer(alice), ['X-Request-Id', 'req-7']] });
+    expect(events).toHaveLength(2);
+    expect(JSON.stringify(events)).not.toContain(alice.slice(16));
+    expect(JSON.stringify(events)).not.toContain(open.slice(16));
+    expect(events[0]).toMatchObject({ path: '/rest/api/2/issue/tfk_[redacted]', userAgent: 'curl tfk_[redacted]', requestId: undefined, reason: 'restricted' });
+    expect(events[1]).toMatchObject({ type: 'token.used', requestId: 'req-7', line: 1 });
+  });
+
   it('admits HEAD through a GET rule', async () => {
     const { port } = await start();
     expect((await send(port, { path: '/rest/api/2/issue/KAN-1', method: 'HEAD', headers: [bearer(alice)] })).status).toBe(200);

@@ -279,6 +279,18 @@ describe.each(EXPRESS_FLAVOURS)('no secret reaches any output ($name)', (flavour
     expect(needles.size).toBeGreaterThan(30);
   });
 
+  test('the scan can find what it looks for: every needle was sent, and the audit names the token ids', () => {
+    const sent = responses.map(({ call }) => `${call.request.path}\n${JSON.stringify(call.request.headers ?? [])}\n${String(call.request.body ?? '')}`).join('\n');
+    // Basic credentials decoded, so that the passwords inside count as sent.
+    const basicSent = responses.flatMap(({ call }) => (call.request.headers ?? []).map(([, v]) => (/^basic /i.test(v) ? Buffer.from(v.slice(6), 'base64').toString('utf8') : ''))).join('\n');
+    for (const [name, needle] of needles) if (!sent.includes(needle) && !basicSent.includes(needle)) throw new Error(`${name} was never sent`);
+    const audit = haystacks.get('audit file')![0]!;
+    for (const [name, needle] of needles) {
+      if (!name.endsWith(' token') || name.startsWith('unknown')) continue;
+      expect(audit).toContain(needle.slice(PREFIX.length, PREFIX.length + 12));
+    }
+  });
+
   test('a 503 from a failing store says only the generic message', () => {
     const down = responses.filter(({ call }) => call.broken);
     expect(down).toHaveLength(4);
