@@ -1,5 +1,5 @@
 // Unit tests of the audit sinks (SPEC §6): text lines, records, the fan-out log, callback, pino and JSON-lines sinks.
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
@@ -441,6 +441,19 @@ describe('JsonLinesSink', () => {
     sink.write(event());
     await expect(sink.close()).rejects.toMatchObject({ code: 'ENOENT' });
     expect(existsSync(file)).toBe(false);
+  });
+
+  test('keeps the lines of a failed open and writes them once the file can be opened', async () => {
+    const folder = join(dir, 'later');
+    const file = join(folder, 'audit.jsonl');
+    const sink = new JsonLinesSink(file, { flushMs: 10_000 });
+    sink.write(event({ requestId: 'one' }));
+    await expect(sink.flush()).rejects.toMatchObject({ code: 'ENOENT' });
+    sink.write(event({ requestId: 'two' }));
+    mkdirSync(folder);
+    await sink.close();
+    const ids = readFileSync(file, 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as { requestId: string }).requestId);
+    expect(ids).toEqual(['one', 'two']);
   });
 
   test('rejects a missing path and bad options', () => {
