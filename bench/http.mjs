@@ -218,6 +218,7 @@ async function load(server, { duration, connections }) {
     p50: result.latency.p50,
     p99: result.latency.p99,
     cpu: cpuUs / wallUs,
+    cpuPerReq: cpuUs / result['2xx'],
   };
 }
 
@@ -282,6 +283,7 @@ export async function run({ log = () => {} } = {}) {
       p50: summarize(runs[i].map((r) => r.p50)).median,
       p99: summarize(runs[i].map((r) => r.p99)).median,
       cpu: summarize(runs[i].map((r) => r.cpu)).median,
+      cpuPerReq: summarize(runs[i].map((r) => r.cpuPerReq)).median,
     }));
     const bare = stats[0].rps.median;
     const by = (kind) => stats[contenders.findIndex((c) => c.kind === kind)];
@@ -303,7 +305,7 @@ export async function run({ log = () => {} } = {}) {
       '## http — requests/second through Express (autocannon, loopback)',
       '',
       markdownTable(
-        ['server', 'median req/s', 'p25–p75 req/s', '× bare', 'p50 latency ms', 'p99 latency ms', 'server CPU'],
+        ['server', 'median req/s', 'p25–p75 req/s', '× bare', 'p50 latency ms', 'p99 latency ms', 'server CPU', 'server CPU µs/req'],
         contenders.map((c, i) => [
           c.label,
           fmtRps(stats[i].rps.median),
@@ -312,8 +314,9 @@ export async function run({ log = () => {} } = {}) {
           fmtMs(stats[i].p50),
           fmtMs(stats[i].p99),
           `${Math.round(stats[i].cpu * 100)}%`,
+          Math.round(stats[i].cpuPerReq).toLocaleString('en-US'),
         ]),
-        ['l', 'r', 'r', 'r', 'r', 'r', 'r'],
+        ['l', 'r', 'r', 'r', 'r', 'r', 'r', 'r'],
       ),
       '',
       '**Goals**',
@@ -331,7 +334,8 @@ export async function run({ log = () => {} } = {}) {
       `${duration} s run per server, interleaved (A B C D, then D C B A, …); req/s is 2xx answers / run duration, and`,
       'the table gives the median over rounds (p25–p75), the median of the per-run p50 and p99 latencies, and the',
       "server process's CPU time / wall time during its runs (near 100% means the server, not autocannon, was the",
-      'limit). tokenfence: SqliteTokenStore in a temp file, a Bearer token with 10 restriction lines of which only the',
+      'limit; GC threads can take it past 100%) and its CPU time per 2xx answer (user + system, all threads).',
+      'tokenfence: SqliteTokenStore in a temp file, a Bearer token with 10 restriction lines of which only the',
       'last (`[GET]/rest/api/2/issue/KANBAN-\\d+`) matches, `required: true`, audit through',
       '`createAuditLog([new JsonLinesSink(file)])`. passport-http-bearer: sha256(token) looked up per request with a',
       'prepared better-sqlite3 statement (WAL, 1,000 rows). express-jwt: HS256.',
