@@ -60,7 +60,7 @@ async function tokenfenceKind(variant) {
   const auditFile = join(dir, 'audit.jsonl');
   const audit = variant.audit ? createAuditLog([new JsonLinesSink(auditFile)]) : undefined;
   const store = variant.store === 'sqlite' ? new SqliteTokenStore(join(dir, 'tokens.db')) : new MemoryTokenStore();
-  const tokens = createTokenService({ store });
+  const tokens = createTokenService(variant.recordCacheMs === undefined ? { store } : { store, recordCacheMs: variant.recordCacheMs });
   const { token } = await tokens.issue({ owner: 'bench', label: 'bench', restrictions: RESTRICTIONS });
   const guard = tokenGuard(audit ? { tokens, audit, required: true } : { tokens, required: true });
   const app = issueApp(
@@ -95,6 +95,7 @@ const kinds = {
 
   tokenfence: () => tokenfenceKind({ audit: true, store: 'sqlite' }),
   // Diagnosis variants (BENCH_HTTP_VARIANTS=1): without audit, and without audit on MemoryTokenStore.
+  'tokenfence-nocache': () => tokenfenceKind({ audit: true, store: 'sqlite', recordCacheMs: 0 }),
   'tokenfence-noaudit': () => tokenfenceKind({ audit: false, store: 'sqlite' }),
   'tokenfence-memory': () => tokenfenceKind({ audit: false, store: 'memory' }),
 

@@ -48,6 +48,9 @@ const CONTENDERS = [
   { kind: 'tokenfence', label: 'B: Express 5 + tokenfence (SQLite, 10 lines, last one matches, JSON-lines audit)' },
   { kind: 'passport', label: 'C: Express 5 + passport-http-bearer (SHA-256 → SQLite)' },
   { kind: 'jwt', label: 'D: Express 5 + express-jwt (HS256)' },
+  // Not a goal row: B without the token service's verified-row cache (recordCacheMs: 0), so the table
+  // shows what the default 500 ms cache buys — a store read and a hash on every call, as passport does.
+  { kind: 'tokenfence-nocache', label: 'B‴: tokenfence as B, recordCacheMs 0 (store read + hash every call)' },
 ];
 const VARIANTS = [
   { kind: 'tokenfence-noaudit', label: 'B′: tokenfence as B, without audit' },
@@ -293,8 +296,14 @@ export async function run({ log = () => {} } = {}) {
     // Paired per-round ratios (each round measures A and B close together in time).
     const paired = summarize(runs[1].map((r, k) => r.rps / runs[0][k].rps));
 
+    // The ratio goal is judged on the paired ratios: the medians of A and B alone move with the noise of
+    // this shared machine (±15 %), while A and B measured back to back in one round see the same load.
     const goals = [
-      { text: `tokenfence ≥ ${GOALS.minRatioToBare.toFixed(2)}× bare Express throughput`, value: fmtRatio(tf.rps.median / bare), pass: tf.rps.median / bare >= GOALS.minRatioToBare },
+      {
+        text: `tokenfence ≥ ${GOALS.minRatioToBare.toFixed(2)}× bare Express throughput (median of per-round ratios)`,
+        value: `${fmtRatio(paired.median)} (p25–p75 ${fmtRatio(paired.p25)}–${fmtRatio(paired.p75)}; ratio of medians ${fmtRatio(tf.rps.median / bare)})`,
+        pass: paired.median >= GOALS.minRatioToBare,
+      },
       { text: 'tokenfence ahead of passport-http-bearer', value: `${fmtRps(tf.rps.median)} vs ${fmtRps(passport.rps.median)} req/s`, pass: tf.rps.median > passport.rps.median },
       { text: 'tokenfence ahead of express-jwt', value: `${fmtRps(tf.rps.median)} vs ${fmtRps(jwt.rps.median)} req/s`, pass: tf.rps.median > jwt.rps.median },
     ];
@@ -331,13 +340,15 @@ export async function run({ log = () => {} } = {}) {
       `\`GET ${PATH}\` answered with a small JSON body by the same Express ${expressVersion} app; only the`,
       'authentication in front of it differs. Each server is its own child process on 127.0.0.1; autocannon runs in',
       `the bench process with ${connections} connections, pipelining 1. After a ${warmup} s warm-up per server, ${rounds} rounds of one`,
-      `${duration} s run per server, interleaved (A B C D, then D C B A, …); req/s is 2xx answers / run duration, and`,
+      `${duration} s run per server, interleaved (A B C D B‴, then B‴ D C B A, …); req/s is 2xx answers / run duration, and`,
       'the table gives the median over rounds (p25–p75), the median of the per-run p50 and p99 latencies, and the',
       "server process's CPU time / wall time during its runs (near 100% means the server, not autocannon, was the",
       'limit; GC threads can take it past 100%) and its CPU time per 2xx answer (user + system, all threads).',
       'tokenfence: SqliteTokenStore in a temp file, a Bearer token with 10 restriction lines of which only the',
       'last (`[GET]/rest/api/2/issue/KANBAN-\\d+`) matches, `required: true`, audit through',
-      '`createAuditLog([new JsonLinesSink(file)])`. passport-http-bearer: sha256(token) looked up per request with a',
+      '`createAuditLog([new JsonLinesSink(file)])`, the token service with its defaults: `recordCacheMs` 500, so the',
+      'row is read from SQLite at most every 500 ms per token and a repeat secret is compared in constant time with',
+      'the last one that hashed to it (row B‴ turns that off). passport-http-bearer: sha256(token) looked up per request with a',
       'prepared better-sqlite3 statement (WAL, 1,000 rows). express-jwt: HS256.',
       `Node ${process.version}, ${process.platform}/${process.arch}, ${cpus().length} CPUs; ${versions}.`,
     ].join('\n');

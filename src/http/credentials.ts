@@ -21,14 +21,18 @@ const CONTROL = /[\x00-\x1f\x7f-\x9f]/;
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 /** Every Authorization value of the request, one per header line (Node keeps only the first in `headers`). */
-function authorizationValues(req: IncomingMessage): string[] {
+function authorizationValues(req: IncomingMessage, first: string): string[] {
   const raw = req.rawHeaders;
-  const values: string[] = [];
+  let values: string[] | undefined;
+  let seen = 0;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!;
-    if (name.length === 13 && name.toLowerCase() === 'authorization') values.push(raw[i + 1]!);
+    if (name.length === 13 && name.toLowerCase() === 'authorization') {
+      if (++seen === 2) values = [first];
+      if (seen >= 2) values!.push(raw[i + 1]!);
+    }
   }
-  return values;
+  return values ?? [first];
 }
 
 /** Decodes strict, canonical base64 to UTF-8 text; undefined when it is anything else. */
@@ -65,7 +69,7 @@ export function readCredential(req: IncomingMessage, prefix: string): Credential
   // The common cases first: no header at all, or one header that does not mention the prefix.
   const single = req.headers.authorization;
   if (single === undefined) return NONE;
-  const values = authorizationValues(req);
+  const values = authorizationValues(req, single);
   if (!values.some((v) => mentionsPrefix(v, prefix))) return NONE;
   if (values.length !== 1) return { kind: 'malformed', detail: `${values.length} Authorization headers` };
   const value = values[0]!;

@@ -138,11 +138,42 @@ const defaultOnError = (error: unknown, context: string): void => {
   console.error(`tokenfence: ${context}: ${error instanceof Error ? error.message : String(error)}`);
 };
 
+/** The state of a locked `req.method` (see `lockMethod` in the guard). */
+interface MethodLock {
+  current: string | undefined;
+  readonly set: RestrictionSet;
+  readonly target: string;
+  readonly approved: string[];
+  readonly routing: Routing;
+  readonly call: CallContext;
+  readonly check: (req: GuardRequest, lock: MethodLock, value: unknown) => void;
+}
+/** Whether the request may carry a body (RFC 9112 §6.3: a Content-Length other than 0, or Transfer-Encoding). */
+const mayHaveBody = (req: GuardRequest): boolean => {
+  const length = req.headers['content-length'];
+  return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
+};
+const METHOD_LOCK = Symbol('tokenfence.methodLock');
+/** One descriptor for every request, so locked requests share a shape and no closures are made per call. */
+const METHOD_DESCRIPTOR: PropertyDescriptor = {
+  configurable: true,
+  enumerable: true,
+  get(this: Record<symbol, MethodLock>) {
+    return this[METHOD_LOCK]!.current;
+  },
+  set(this: Record<symbol, MethodLock>, value: unknown) {
+    const lock = this[METHOD_LOCK]!;
+    lock.check(this as unknown as GuardRequest, lock, value);
+  },
+};
+
 /** What the guard knows about a token call so far, for the audit event of its outcome. */
 interface CallContext {
   user: string | null;
   tokenId: string | undefined;
   via: 'bearer' | 'basic' | undefined;
+  /** The client address, once read (Express's `req.ip` runs proxy-addr each time). */
+  ip: string | null | undefined;
 }
 
 /**
@@ -177,20 +208,26 @@ export function tokenGuard(options: TokenGuardOptions): TokenGuard {
   // A client that pastes a token into the path or a request id must not get it into the audit trail.
   const tokenText = new RegExp(`${prefix}[0-9A-Za-z]*`, 'g');
   const redact = (text: string): string => (text.includes(prefix) ? text.replace(tokenText, `${prefix}[redacted]`) : text);
-  const audit = (req: GuardRequest, event: Pick<AuditEvent, 'type' | 'outcome'> & Partial<AuditEvent>): void => {
+  const audit = (req: GuardRequest, event: Pick<AuditEvent, 'type' | 'outcome' | 'user' | 'tokenId' | 'via' | 'reason' | 'status' | 'line'>, ip: string | null | undefined): void => {
     if (auditHook === undefined) return;
     const path = redact(pathPart(targetOf(req)));
     const id = requestId(req);
     const userAgent = userAgentOf(req);
     const full: AuditEvent = {
+      type: event.type,
       at: new Date(),
-      user: null,
+      user: event.user,
+      tokenId: event.tokenId,
+      via: event.via,
       method: req.method ?? 'GET',
       path: path.length > MAX_AUDIT_PATH ? `${path.slice(0, MAX_AUDIT_PATH)}…` : path,
-      ip: clientIp(req),
+      ip: ip === undefined ? clientIp(req) : ip,
       userAgent: userAgent === undefined ? undefined : redact(userAgent),
+      outcome: event.outcome,
+      reason: event.reason,
+      status: event.status,
+      line: event.line,
       requestId: id === undefined || id.includes(prefix) ? undefined : id,
-      ...event,
     };
     try {
       const result = auditHook(full);
@@ -203,15 +240,11 @@ export function tokenGuard(options: TokenGuardOptions): TokenGuard {
   const deny = (req: GuardRequest, res: ServerResponse, error: GuardError, call: CallContext | null, headers: Record<string, string> = {}): void => {
     if (error.status === 401) headers['WWW-Authenticate'] = error.code === 'credentials_required' ? challenge.none : challenge.invalid;
     else if (error.status === 403) headers['WWW-Authenticate'] = challenge.scope;
-    audit(req, {
-      type: 'token.denied',
-      outcome: 'failure',
-      user: call?.user ?? null,
-      tokenId: call?.tokenId,
-      via: call?.via,
-      reason: error.code,
-      status: error.status,
-    });
+    audit(
+      req,
+      { type: 'token.denied', outcome: 'failure', user: call?.user ?? null, tokenId: call?.tokenId, via: call?.via, reason: error.code, status: error.status, line: undefined },
+      call?.ip,
+    );
     writeGuardError(res, error, headers);
   };
 
@@ -241,28 +274,26 @@ export function tokenGuard(options: TokenGuardOptions): TokenGuard {
    * After approval, `req.method` may only change to a method the restrictions allow: a body-based method
    * override that runs after the guard is checked here, with the body as it is then.
    */
-  const lockMethod = (req: GuardRequest, set: RestrictionSet, target: string, approved: Set<string>, routing: Routing, call: CallContext): void => {
-    let current = req.method;
-    Object.defineProperty(req, 'method', {
-      configurable: true,
-      enumerable: true,
-      get: () => current,
-      set: (value: unknown) => {
-        const method = String(value).toUpperCase();
-        if (!approved.has(method)) {
-          const verdict = evaluate(set, req, target, [method], routing, bodyConsumed(req) ? req.body : undefined);
-          if (verdict instanceof GuardError) {
-            audit(req, { type: 'token.denied', outcome: 'failure', user: call.user, tokenId: call.tokenId, via: call.via, reason: verdict.code, status: verdict.status });
-            // Thrown into the host's middleware, so its error handler answers (Express uses `status`).
-            // No stack trace: a development error page prints `stack`.
-            verdict.stack = `${verdict.name}: ${verdict.message}`;
-            throw verdict;
-          }
-          approved.add(method);
-        }
-        current = value as string;
-      },
-    });
+  const checkLateMethod = (req: GuardRequest, lock: MethodLock, value: unknown): void => {
+    const method = String(value).toUpperCase();
+    if (!lock.approved.includes(method)) {
+      const verdict = evaluate(lock.set, req, lock.target, [method], lock.routing, bodyConsumed(req) ? req.body : undefined);
+      if (verdict instanceof GuardError) {
+        const call = lock.call;
+        audit(req, { type: 'token.denied', outcome: 'failure', user: call.user, tokenId: call.tokenId, via: call.via, reason: verdict.code, status: verdict.status, line: undefined }, call.ip);
+        // Thrown into the host's middleware, so its error handler answers (Express uses `status`).
+        // No stack trace: a development error page prints `stack`.
+        verdict.stack = `${verdict.name}: ${verdict.message}`;
+        throw verdict;
+      }
+      lock.approved.push(method);
+    }
+    lock.current = value as string;
+  };
+  const lockMethod = (req: GuardRequest, set: RestrictionSet, target: string, approved: string[], routing: Routing, call: CallContext): void => {
+    const lock: MethodLock = { current: req.method, set, target, approved, routing, call, check: checkLateMethod };
+    (req as unknown as Record<symbol, MethodLock>)[METHOD_LOCK] = lock;
+    Object.defineProperty(req, 'method', METHOD_DESCRIPTOR);
   };
 
   const handle = async (req: GuardRequest, res: ServerResponse, next: NextFunction, call: CallContext): Promise<void> => {
@@ -285,12 +316,15 @@ export function tokenGuard(options: TokenGuardOptions): TokenGuard {
       deny(req, res, refuse('malformed'), null);
       return;
     }
-    const parsed = parseToken(credential.token, prefix);
     call.user = credential.username ?? null;
-    call.tokenId = parsed.ok ? parsed.id : undefined;
     call.via = credential.via;
-    const verified = await tokens.verify(credential.token, { username: credential.username, ip: clientIp(req) });
+    const ip = clientIp(req);
+    call.ip = ip;
+    const verified = await tokens.verify(credential.token, { username: credential.username, ip });
     if (!verified.ok) {
+      // Only the public id, and only when the token is well-formed, reaches the audit event.
+      const parsed = parseToken(credential.token, prefix);
+      if (parsed.ok) call.tokenId = parsed.id;
       deny(req, res, refuse(verified.reason), call);
       return;
     }
@@ -321,17 +355,20 @@ export function tokenGuard(options: TokenGuardOptions): TokenGuard {
 
     const set = verified.restrictions;
     const methods = candidateMethods(req, target);
+    // Only JsonData constraints read a body, and only a JSON content type can satisfy them.
     let body: unknown;
-    if (bodyConsumed(req)) {
-      body = req.body;
-    } else {
-      const contentType = req.headers['content-type'];
-      let needed = false;
-      if (isJsonContentType(contentType)) for (const method of methods) needed ||= needsJsonBody(set, { method, url: target }, routing);
-      if (needed) {
-        body = await readJsonBody(req, contentType!, bodyLimit);
-        // The body may name a method of its own (`_method`), which must be allowed too.
-        for (const method of candidateMethods(req, target)) methods.add(method);
+    const contentType = req.headers['content-type'];
+    if (contentType !== undefined && isJsonContentType(contentType)) {
+      if (bodyConsumed(req)) {
+        body = req.body;
+      } else {
+        let needed = false;
+        for (const method of methods) needed ||= needsJsonBody(set, { method, url: target }, routing);
+        if (needed) {
+          body = await readJsonBody(req, contentType, bodyLimit);
+          // The body may name a method of its own (`_method`), which must be allowed too.
+          for (const method of candidateMethods(req, target)) if (!methods.includes(method)) methods.push(method);
+        }
       }
     }
     const verdict = evaluate(set, req, target, methods, routing, body);
@@ -341,26 +378,42 @@ export function tokenGuard(options: TokenGuardOptions): TokenGuard {
     }
 
     const principal: TokenPrincipal = { user: verified.user, tokenId: verified.record.id, via: credential.via, token: verified.record, line: verdict.line };
-    Object.defineProperty(req, 'tokenfence', { value: principal, enumerable: true, configurable: true, writable: false });
+    (req as { tokenfence?: TokenPrincipal }).tokenfence = principal;
     if (setUser === true) (req as { user?: unknown }).user = principal;
     else if (typeof setUser === 'function') (req as { user?: unknown }).user = await setUser(principal, req);
-    if (set.rules.length > 0) lockMethod(req, set, target, methods, routing, call);
+    // Header and query overrides were all checked above; what is left is an override read from the body
+    // later (method-override with a body getter), so only a request that may carry a body is locked.
+    // Without method lists a change of method cannot change the decision: no lock either.
+    if (mayHaveBody(req) && set.rules.some((rule) => rule.methods !== null)) lockMethod(req, set, target, methods, routing, call);
     if (rateHeaders !== undefined) for (const name in rateHeaders) res.setHeader(name, rateHeaders[name]!);
-    audit(req, { type: 'token.used', outcome: 'success', user: principal.user, tokenId: principal.tokenId, via: principal.via, line: principal.line });
+    audit(req, { type: 'token.used', outcome: 'success', user: principal.user, tokenId: principal.tokenId, via: principal.via, reason: undefined, status: undefined, line: principal.line }, ip);
     next();
   };
 
+  const fail = (req: GuardRequest, res: ServerResponse, err: unknown, call: CallContext): void => {
+    if (err instanceof GuardError) {
+      // Bad input found on the way (an unreadable body): a coded refusal, not an internal error.
+      deny(req, res, err, call);
+      return;
+    }
+    onError(err, 'the token guard failed; the request was refused with 503');
+    deny(req, res, refuse('unavailable'), call);
+  };
+  const run = async (req: GuardRequest, res: ServerResponse, next: NextFunction): Promise<void> => {
+    const call: CallContext = { user: null, tokenId: undefined, via: undefined, ip: undefined };
+    try {
+      await handle(req, res, next, call);
+    } catch (err) {
+      fail(req, res, err, call);
+    }
+  };
   const guard = ((req: GuardRequest, res: ServerResponse, next: NextFunction): void => {
-    const call: CallContext = { user: null, tokenId: undefined, via: undefined };
-    handle(req, res, next, call).catch((err: unknown) => {
-      if (err instanceof GuardError) {
-        // Bad input found on the way (an unreadable body): a coded refusal, not an internal error.
-        deny(req, res, err, call);
-        return;
-      }
-      onError(err, 'the token guard failed; the request was refused with 503');
-      deny(req, res, refuse('unavailable'), call);
-    });
+    // No Authorization header at all (anonymous, or the host's own session): nothing to await.
+    if (!required && req.headers.authorization === undefined) {
+      next();
+      return;
+    }
+    void run(req, res, next);
   }) as TokenGuard;
   Object.defineProperty(guard, 'scope', { value: scope, enumerable: true });
   return guard;

@@ -9,7 +9,7 @@ export interface GuardRequest extends IncomingMessage {
   ip?: string;
   body?: unknown;
   _body?: boolean;
-  app?: { get(setting: string): unknown };
+  app?: { get(setting: string): unknown; settings?: Record<string, unknown> };
 }
 
 /** The request target as received on the wire (`originalUrl` survives mounting and `req.url` rewrites). */
@@ -38,9 +38,10 @@ export const ROUTING: readonly Routing[] = [
 
 /** The routing of the app that runs this request, each setting overridable by the guard's options. */
 export function routingOf(req: GuardRequest, caseSensitive: boolean | undefined, strict: boolean | undefined): Routing {
-  const app = req.app;
-  const cs = caseSensitive ?? (app !== undefined && app.get('case sensitive routing') === true);
-  const st = strict ?? (app !== undefined && app.get('strict routing') === true);
+  // `settings` inherits a parent app's settings through its prototype, as `app.get` does.
+  const settings = req.app?.settings;
+  const cs = caseSensitive ?? (settings !== undefined && settings['case sensitive routing'] === true);
+  const st = strict ?? (settings !== undefined && settings['strict routing'] === true);
   return ROUTING[(cs ? 1 : 0) | (st ? 2 : 0)]!;
 }
 
@@ -48,11 +49,11 @@ export function routingOf(req: GuardRequest, caseSensitive: boolean | undefined,
 export const OVERRIDE_HEADERS: readonly string[] = ['x-http-method-override', 'x-http-method', 'x-method-override'];
 const METHOD_PARAM = /^_method(?:$|[[.])/i;
 
-function addSplit(methods: Set<string>, value: unknown): void {
+function addSplit(methods: string[], value: unknown): void {
   if (typeof value === 'string') {
     for (const part of value.split(',')) {
       const m = part.trim().toUpperCase();
-      if (m !== '') methods.add(m);
+      if (m !== '' && !methods.includes(m)) methods.push(m);
     }
   } else if (Array.isArray(value)) {
     for (const v of value) addSplit(methods, v);
@@ -75,10 +76,9 @@ function lenientDecode(text: string): string {
  * header line, every comma-separated value), any `_method` query parameter (in any case, with bracket
  * forms, decoded leniently as qs would) and a `_method` field of an already-parsed body.
  */
-export function candidateMethods(req: GuardRequest, target: string): Set<string> {
-  const methods = new Set<string>();
-  methods.add((req.method ?? 'GET').toUpperCase());
-  if (typeof req.originalMethod === 'string') methods.add(req.originalMethod.toUpperCase());
+export function candidateMethods(req: GuardRequest, target: string): string[] {
+  const methods = [(req.method ?? 'GET').toUpperCase()];
+  if (typeof req.originalMethod === 'string') addSplit(methods, req.originalMethod);
   for (const name of OVERRIDE_HEADERS) {
     const value = req.headers[name];
     if (value !== undefined) {
@@ -109,6 +109,8 @@ export function requestIdOf(req: IncomingMessage): string | undefined {
 
 /** The client address: Express's `req.ip` (which honours `trust proxy`), else the socket's. */
 export function clientIp(req: GuardRequest): string | null {
+  // Without `trust proxy` (Express's default) req.ip is the socket's address; proxy-addr need not run.
+  if (req.app?.settings?.['trust proxy'] === false) return req.socket?.remoteAddress ?? null;
   return req.ip ?? req.socket?.remoteAddress ?? null;
 }
 

@@ -42,6 +42,14 @@ export interface TokenServiceOptions {
   usageFlushMs?: number;
   /** How many distinct restriction texts stay compiled. @default 1000 */
   cacheSize?: number;
+  /**
+   * How long, in milliseconds, `verify` reuses a token's stored row instead of reading the store again.
+   * The secret is still hashed and compared, and expiry and policy are still checked, on every call.
+   * Revocations, edits and rotations made through this service take effect at once; those made by
+   * another process or instance sharing the store (the CLI, a second app server) within this time, which
+   * keeps SPEC §4's bound of 1 s. 0 reads the store on every call. @default 500
+   */
+  recordCacheMs?: number;
   /** How often the scheduled purge runs when `policy.expiredRetentionDays` is set. @default 3600000 */
   purgeIntervalMs?: number;
   /** Reports errors that cannot be thrown to a caller (audit hook, usage flush, scheduled purge). */
@@ -100,6 +108,14 @@ export interface TokenService {
   close(): Promise<void>;
 }
 
+/** Compares two strings in time that depends on their length only (secrets have a fixed length). */
+function sameText(a: string, b: string): boolean {
+  if (a.length !== b.length) return false;
+  let diff = 0;
+  for (let i = 0; i < a.length; i++) diff |= a.charCodeAt(i) ^ b.charCodeAt(i);
+  return diff === 0;
+}
+
 /** Unicode NFKC plus case folding: how a Basic username is compared with a token's owner. */
 export const normalizeUser = (name: string): string => name.normalize('NFKC').toLowerCase().normalize('NFKC');
 
@@ -147,6 +163,10 @@ export function createTokenService(options: TokenServiceOptions): TokenService {
   const clock = options.clock ?? (() => new Date());
   const flushMs = options.usageFlushMs ?? 1000;
   const cacheSize = options.cacheSize ?? 1000;
+  const recordCacheMs = options.recordCacheMs ?? 500;
+  if (!(typeof recordCacheMs === 'number' && recordCacheMs >= 0 && recordCacheMs <= 1000)) {
+    throw new TypeError(`options.recordCacheMs must be a number of milliseconds from 0 to 1000 (revocations must reach every instance within 1 s), got ${String(recordCacheMs)}`);
+  }
   const onError = options.onError ?? ((error: unknown, context: string) => console.error(`tokenfence: ${context}:`, error));
   const audit = options.audit;
 
@@ -189,6 +209,41 @@ export function createTokenService(options: TokenServiceOptions): TokenService {
     if (text === undefined) return '';
     if (typeof text !== 'string') throw new TokenError('invalid_input', 'restrictions must be a string of rule lines');
     return formatRestrictions(restrictionsOf(text));
+  };
+
+  // ---- recently verified rows, by token id (never by secret); bounded in time and size ----
+  const MAX_CACHED_ROWS = 10_000;
+  // `secret` is the last secret that hashed to the row: a repeat call compares it in constant time instead
+  // of hashing again. It lives in this process's memory only, as long as the row (≤ recordCacheMs).
+  interface CachedRow {
+    stored: StoredToken;
+    until: number;
+    restrictions: RestrictionSet | undefined;
+    secret: string | undefined;
+  }
+  const rows = new Map<string, CachedRow>();
+  // Bumped by every change: a read that was in flight during a change is used once but not cached.
+  let epoch = 0;
+  const forget = (id: string): void => {
+    epoch++;
+    rows.delete(id);
+  };
+  const storedForVerify = async (id: string): Promise<CachedRow | undefined> => {
+    if (recordCacheMs > 0) {
+      const cached = rows.get(id);
+      if (cached !== undefined) {
+        if (cached.until > Date.now()) return cached;
+        rows.delete(id);
+      }
+    }
+    const started = epoch;
+    await init();
+    const stored = await store.get(id);
+    const entry: CachedRow | undefined = stored && { stored, until: Date.now() + recordCacheMs, restrictions: undefined, secret: undefined };
+    if (entry === undefined || recordCacheMs === 0 || epoch !== started) return entry;
+    if (rows.size >= MAX_CACHED_ROWS) rows.delete(rows.keys().next().value!);
+    rows.set(id, entry);
+    return entry;
   };
 
   // ---- policy ----
@@ -255,8 +310,15 @@ export function createTokenService(options: TokenServiceOptions): TokenService {
     return flushing;
   };
   const recordUse = (id: string, ip: string | null, at: Date): void => {
-    const previous = pending.get(id);
-    pending.set(id, { id, count: (previous?.count ?? 0) + 1, lastAccessed: at, lastAccessedIp: ip });
+    // The pending entry is updated in place (one object per token per flush, not per call); a flush
+    // takes the entries and clears the map, so an entry is never changed after it was handed to the store.
+    const previous = pending.get(id) as { count: number; lastAccessed: Date; lastAccessedIp: string | null } | undefined;
+    if (previous === undefined) pending.set(id, { id, count: 1, lastAccessed: at, lastAccessedIp: ip });
+    else {
+      previous.count++;
+      previous.lastAccessed = at;
+      previous.lastAccessedIp = ip;
+    }
     if (flushTimer === undefined) {
       flushTimer = setTimeout(() => void flush(), flushMs);
       flushTimer.unref();
@@ -300,9 +362,15 @@ export function createTokenService(options: TokenServiceOptions): TokenService {
     async verify(token, context = {}) {
       const parsed = parseToken(token, prefix);
       if (!parsed.ok) return parsed;
-      await init();
-      const stored = await store.get(parsed.id);
-      if (!stored || !hasher.matches(parsed.secret, stored)) return { ok: false, reason: 'unknown' };
+      // A fresh cached row needs no store call and no extra await.
+      const cached = recordCacheMs > 0 ? rows.get(parsed.id) : undefined;
+      const row = cached !== undefined && cached.until > Date.now() ? cached : await storedForVerify(parsed.id);
+      if (row === undefined) return { ok: false, reason: 'unknown' };
+      const stored = row.stored;
+      if (row.secret === undefined || !sameText(row.secret, parsed.secret)) {
+        if (!hasher.matches(parsed.secret, stored)) return { ok: false, reason: 'unknown' };
+        if (recordCacheMs > 0) row.secret = parsed.secret;
+      }
       const now = clock();
       if (stored.revokedAt !== null && stored.revokedAt <= now) return { ok: false, reason: 'revoked' };
       if (stored.expiresAt !== null && stored.expiresAt <= now) return { ok: false, reason: 'expired' };
@@ -318,7 +386,8 @@ export function createTokenService(options: TokenServiceOptions): TokenService {
       }
       let restrictions: RestrictionSet;
       try {
-        restrictions = restrictionsOf(stored.restrictions);
+        restrictions = row.restrictions ?? restrictionsOf(stored.restrictions);
+        if (recordCacheMs > 0) row.restrictions = restrictions;
       } catch (err) {
         // Stored text that no longer parses (edited in the database by hand): fail closed.
         onError(err, `token ${stored.id} has restrictions that do not parse`);
@@ -361,6 +430,8 @@ export function createTokenService(options: TokenServiceOptions): TokenService {
         next.expiresAt = changes.expiresAt;
       }
       const updated = await store.update(stored.id, next);
+      // After the write: a verify that read the old row while it was in flight must not keep it.
+      forget(stored.id);
       if (!updated) throw new TokenError('not_found', `no token with id ${JSON.stringify(id)}`);
       emit({ type: 'token.updated', user: opts.actor ?? stored.owner, tokenId: stored.id });
       return publicRecord(updated, pending.get(updated.id));
@@ -380,6 +451,7 @@ export function createTokenService(options: TokenServiceOptions): TokenService {
         true,
       );
       await store.update(old.id, { revokedAt: new Date(now.getTime() + grace * 1000) });
+      forget(old.id);
       emit({ type: 'token.rotated', user: opts.actor ?? old.owner, tokenId: old.id, reason: `replaced by ${stored.id}` });
       return { token, record: publicRecord(stored) };
     },
@@ -388,6 +460,7 @@ export function createTokenService(options: TokenServiceOptions): TokenService {
       const stored = await mustGet(id);
       const now = clock();
       const updated = stored.revokedAt !== null && stored.revokedAt <= now ? stored : await store.update(stored.id, { revokedAt: now });
+      forget(stored.id);
       if (!updated) throw new TokenError('not_found', `no token with id ${JSON.stringify(id)}`);
       if (updated !== stored) emit({ type: 'token.revoked', user: opts.actor ?? stored.owner, tokenId: stored.id });
       return publicRecord(updated, pending.get(updated.id));
@@ -400,6 +473,7 @@ export function createTokenService(options: TokenServiceOptions): TokenService {
       for (const t of await store.listByOwner(owner)) {
         if (!isLive(t, now)) continue;
         await store.update(t.id, { revokedAt: now });
+        forget(t.id);
         emit({ type: 'token.revoked', user: opts.actor ?? owner, tokenId: t.id });
         count++;
       }
@@ -411,6 +485,7 @@ export function createTokenService(options: TokenServiceOptions): TokenService {
       const days = policy.expiredRetentionDays ?? 0;
       const ids = await store.purge(new Date(clock().getTime() - days * DAY_MS));
       for (const id of ids) {
+        forget(id);
         pending.delete(id);
         emit({ type: 'token.purged', user: null, tokenId: id });
       }

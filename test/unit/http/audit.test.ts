@@ -2,8 +2,9 @@
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import fc from 'fast-check';
 import pino from 'pino';
-import { auditRecord, callbackSink, createAuditLog, formatAuditMessage, JsonLinesSink, pinoSink, type AuditSink } from '../../../src/http/audit';
+import { auditLine, auditRecord, callbackSink, createAuditLog, formatAuditMessage, JsonLinesSink, pinoSink, type AuditSink } from '../../../src/http/audit';
 import type { AuditEvent, AuditHook } from '../../../src/tokens/audit';
 
 const AT = new Date('2026-03-04T05:06:07.089Z');
@@ -283,6 +284,33 @@ describe('pinoSink with a real pino logger', () => {
   test('needs a logger with info and warn', () => {
     expect(() => pinoSink({ info: () => undefined } as never)).toThrow(TypeError);
     expect(() => pinoSink(undefined as never)).toThrow(TypeError);
+  });
+});
+
+describe('auditLine', () => {
+  test('is JSON.stringify(auditRecord(event)) plus a new line, for any event', () => {
+    fc.assert(
+      fc.property(
+        fc.record(
+          {
+            type: fc.constantFrom<AuditEvent['type']>('token.used', 'token.denied', 'token.created', 'token.revoked'),
+            at: fc.date({ min: new Date(0), max: new Date('2100-01-01'), noInvalidDate: true }),
+            user: fc.option(fc.string({ unit: 'binary' }), { nil: null }),
+            tokenId: fc.option(fc.string(), { nil: undefined }),
+            via: fc.constantFrom<'bearer' | 'basic' | undefined>('bearer', 'basic', undefined),
+            path: fc.string({ unit: 'binary' }),
+            ip: fc.option(fc.ipV6(), { nil: null }),
+            outcome: fc.constantFrom<'success' | 'failure'>('success', 'failure'),
+            status: fc.option(fc.integer({ min: 100, max: 599 }), { nil: undefined }),
+            line: fc.option(fc.integer({ min: 1, max: 1000 }), { nil: undefined }),
+          },
+          { requiredKeys: ['type', 'at', 'user', 'outcome'] },
+        ),
+        (event) => {
+          expect(auditLine(event as AuditEvent)).toBe(`${JSON.stringify(auditRecord(event as AuditEvent))}\n`);
+        },
+      ),
+    );
   });
 });
 

@@ -14,11 +14,15 @@ describe('targetOf and pathPart', () => {
 });
 
 describe('routingOf', () => {
-  const app = (settings: Record<string, unknown>) => ({ get: (name: string) => settings[name] });
+  const app = (settings: Record<string, unknown>) => ({ get: (name: string) => settings[name], settings });
   it('follows the app settings unless the options say otherwise', () => {
     expect(routingOf(req({}), undefined, undefined)).toEqual({ caseSensitive: false, strict: false });
     expect(routingOf(req({ app: app({ 'case sensitive routing': true, 'strict routing': true }) }), undefined, undefined)).toEqual({ caseSensitive: true, strict: true });
     expect(routingOf(req({ app: app({ 'case sensitive routing': true }) }), false, true)).toEqual({ caseSensitive: false, strict: true });
+  });
+  it('inherits a parent app’s settings, as a mounted Express app does', () => {
+    const parent = { 'strict routing': true };
+    expect(routingOf(req({ app: app(Object.create(parent) as Record<string, unknown>) }), undefined, undefined)).toEqual({ caseSensitive: false, strict: true });
   });
 });
 

@@ -222,6 +222,66 @@ describe('verify', () => {
   });
 });
 
+describe('the verified-row cache', () => {
+  test('a change through the service takes effect at once; one made in the store behind it within recordCacheMs', async () => {
+    const { tokens, store } = setup({ recordCacheMs: 200 });
+    const { token, record } = await tokens.issue({ owner: 'alice', label: 'CI' });
+    const get = jest.spyOn(store, 'get');
+    expect((await tokens.verify(token)).ok).toBe(true);
+    expect((await tokens.verify(token)).ok).toBe(true);
+    expect(get).toHaveBeenCalledTimes(1);
+    // Another process revokes it in the shared store: the cached row serves until it is 200 ms old.
+    store.update(record.id, { revokedAt: new Date('2025-12-31T00:00:00Z') });
+    const started = Date.now();
+    let result = await tokens.verify(token);
+    while (result.ok && Date.now() - started < 1000) result = await tokens.verify(token);
+    expect(result).toEqual({ ok: false, reason: 'revoked' });
+    expect(Date.now() - started).toBeLessThan(1000);
+  });
+
+  test('still hashes and compares the secret, and checks expiry, on a cached row', async () => {
+    const { tokens, advance } = setup({ recordCacheMs: 1000 });
+    const { token } = await tokens.issue({ owner: 'alice', label: 'CI', expiresAt: new Date('2026-01-02T00:00:00Z') });
+    expect((await tokens.verify(token)).ok).toBe(true);
+    const secret = token.slice(16, 40);
+    const wrongSecret = secret.slice(0, -1) + (secret.endsWith('A') ? 'B' : 'A');
+    const body = token.slice(0, 16) + wrongSecret;
+    expect(await tokens.verify(body + checksum(body))).toEqual({ ok: false, reason: 'unknown' });
+    advance(2 * DAY);
+    expect(await tokens.verify(token)).toEqual({ ok: false, reason: 'expired' });
+  });
+
+  test('a read in flight while the token is revoked is not cached', async () => {
+    const { tokens, store } = setup({ recordCacheMs: 1000 });
+    const { token, record } = await tokens.issue({ owner: 'alice', label: 'CI' });
+    const original = store.get.bind(store);
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    // The memory store answers synchronously; this read answers later, as a database would.
+    const delayed = async (id: string) => {
+      const row = original(id);
+      await gate;
+      return row;
+    };
+    jest.spyOn(store, 'get').mockImplementationOnce(delayed as never);
+    const inFlight = tokens.verify(token);
+    await tokens.revoke(record.id);
+    release();
+    expect((await inFlight).ok).toBe(true);
+    expect(await tokens.verify(token)).toEqual({ ok: false, reason: 'revoked' });
+  });
+
+  test('recordCacheMs 0 reads the store on every call; over 1000 is refused', async () => {
+    const { tokens, store } = setup({ recordCacheMs: 0 });
+    const { token } = await tokens.issue({ owner: 'alice', label: 'CI' });
+    const get = jest.spyOn(store, 'get');
+    await tokens.verify(token);
+    await tokens.verify(token);
+    expect(get).toHaveBeenCalledTimes(2);
+    expect(() => createTokenService({ store, recordCacheMs: 5000 })).toThrow(/recordCacheMs.*within 1 s/);
+  });
+});
+
 describe('update, rotate, revoke, purge', () => {
   test('update edits label, expiry (within policy) and restrictions', async () => {
     const { tokens, events } = setup({ policy: { maxLifetimeDays: 30 } });
