@@ -49,16 +49,21 @@ export function formatAuditMessage(event: AuditEvent): string {
   }
 }
 
-let lastMs = Number.NaN;
-let lastIso = '';
-/** An ISO time, reused while the millisecond is the same (several events a millisecond under load). */
+let lastSecond = Number.NaN;
+let lastPrefix = '';
+/** The latest ISO string that can be built from a cached second (years 1970–9999; others use toISOString). */
+const MAX_FAST_MS = 253_402_300_799_999;
+/** An ISO time; the `YYYY-MM-DDTHH:MM:SS.` part is reused while the second is the same. */
 function isoOf(date: Date): string {
   const ms = date.getTime();
-  if (ms !== lastMs) {
-    lastMs = ms;
-    lastIso = date.toISOString();
+  if (!(ms >= 0 && ms <= MAX_FAST_MS)) return date.toISOString();
+  const second = Math.floor(ms / 1000);
+  if (second !== lastSecond) {
+    lastSecond = second;
+    lastPrefix = date.toISOString().slice(0, 20);
   }
-  return lastIso;
+  const milli = ms - second * 1000;
+  return `${lastPrefix}${milli < 10 ? '00' : milli < 100 ? '0' : ''}${milli}Z`;
 }
 
 /**

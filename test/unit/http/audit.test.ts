@@ -294,7 +294,7 @@ describe('auditLine', () => {
         fc.record(
           {
             type: fc.constantFrom<AuditEvent['type']>('token.used', 'token.denied', 'token.created', 'token.revoked'),
-            at: fc.date({ min: new Date(0), max: new Date('2100-01-01'), noInvalidDate: true }),
+            at: fc.date({ min: new Date(-8.64e15), max: new Date(8.64e15), noInvalidDate: true }),
             user: fc.option(fc.string({ unit: 'binary' }), { nil: null }),
             tokenId: fc.option(fc.string(), { nil: undefined }),
             via: fc.constantFrom<'bearer' | 'basic' | undefined>('bearer', 'basic', undefined),
@@ -312,6 +312,14 @@ describe('auditLine', () => {
       ),
     );
   });
+});
+
+test('auditLine: times within one second, across seconds and outside years 1970–9999', () => {
+  const base = Date.UTC(2026, 10, 22, 14, 0, 59, 998);
+  for (const ms of [base, base + 1, base + 2, base + 3, base + 1002, base - 1000, 0, 5, -1, 253_402_300_800_000]) {
+    const event: AuditEvent = { type: 'token.used', at: new Date(ms), user: 'u', outcome: 'success' };
+    expect(JSON.parse(auditLine(event)).at).toBe(new Date(ms).toISOString());
+  }
 });
 
 describe('JsonLinesSink', () => {
