@@ -87,8 +87,13 @@ export interface TokenGuardOptions {
   /** The request id put on audit events. @default a well-formed `X-Request-Id` header */
   requestId?: (req: GuardRequest) => string | undefined;
   /**
+   * A logger for internal errors (pino, or anything with `error(obj, msg)`): it gets the error's name,
+   * code and message under `err` — never the request's credentials. Ignored when `onError` is given.
+   */
+  logger?: { error(obj: object, msg: string): void };
+  /**
    * Reports internal errors (a store down, a failing audit hook); their details never reach a response.
-   * @default logs the message to `console.error`
+   * @default `logger.error` when a logger is given, else the message to `console.error`
    */
   onError?: (error: unknown, context: string) => void;
 }
@@ -100,7 +105,7 @@ export interface TokenGuard {
   readonly scope: Scope;
 }
 
-const KNOWN_OPTIONS = new Set(['tokens', 'scope', 'required', 'realm', 'caseSensitive', 'strict', 'bodyLimit', 'explain', 'audit', 'rateLimit', 'setUser', 'requestId', 'onError']);
+const KNOWN_OPTIONS = new Set(['tokens', 'scope', 'required', 'realm', 'caseSensitive', 'strict', 'bodyLimit', 'explain', 'audit', 'rateLimit', 'setUser', 'requestId', 'logger', 'onError']);
 const MAX_AUDIT_PATH = 1024;
 
 function closest(name: string): string | undefined {
@@ -126,6 +131,9 @@ function checkOptions(options: TokenGuardOptions): void {
   for (const key of ['audit', 'requestId', 'onError'] as const) {
     if (options[key] !== undefined && typeof options[key] !== 'function') throw new TypeError(`tokenGuard: options.${key} must be a function`);
   }
+  if (options.logger !== undefined && typeof (options.logger as { error?: unknown } | null)?.error !== 'function') {
+    throw new TypeError('tokenGuard: options.logger must have an error(obj, msg) method, as a pino logger does');
+  }
   if (options.setUser !== undefined && typeof options.setUser !== 'boolean' && typeof options.setUser !== 'function') {
     throw new TypeError('tokenGuard: options.setUser must be a boolean or a function (principal, req) => user');
   }
@@ -137,6 +145,13 @@ function checkOptions(options: TokenGuardOptions): void {
 const defaultOnError = (error: unknown, context: string): void => {
   console.error(`tokenfence: ${context}: ${error instanceof Error ? error.message : String(error)}`);
 };
+
+/** What of an internal error reaches a logger: its name, code and message, not the object (which may hold more). */
+function describeError(error: unknown): { name?: string; code?: unknown; message: string } {
+  if (!(error instanceof Error)) return { message: String(error) };
+  const code = (error as { code?: unknown }).code;
+  return { name: error.name, message: error.message, ...(code !== undefined && { code }) };
+}
 
 /** The state of a locked `req.method` (see `lockMethod` in the guard). */
 interface MethodLock {
@@ -195,7 +210,9 @@ export function tokenGuard(options: TokenGuardOptions): TokenGuard {
   const realm = quoteParam(options.realm ?? 'tokenfence');
   const bodyLimit = options.bodyLimit === undefined ? DEFAULT_BODY_LIMIT : parseByteLimit(options.bodyLimit, 'tokenGuard: options.bodyLimit');
   const limiter = options.rateLimit === undefined ? undefined : new TokenRateLimiter(options.rateLimit);
-  const onError = options.onError ?? defaultOnError;
+  const logger = options.logger;
+  const onError =
+    options.onError ?? (logger === undefined ? defaultOnError : (error: unknown, context: string) => logger.error({ err: describeError(error) }, `tokenfence: ${context}`));
   const auditHook = options.audit;
   const requestId = options.requestId ?? requestIdOf;
   const setUser = options.setUser ?? false;

@@ -262,6 +262,25 @@ describe.each(EXPRESS_FLAVOURS)('tokenGuard on $name', (flavour: ExpressFlavour)
     });
   });
 
+  it('reports internal errors to a pino-style logger: name, code and message only', async () => {
+    const store = new MemoryTokenStore();
+    const failing = createTokenService({ store });
+    const { token } = await failing.issue({ owner: 'erin', label: 'x' });
+    jest.spyOn(store, 'get').mockImplementation(() => {
+      throw Object.assign(new Error('connection refused'), { code: 'ECONNREFUSED', config: { password: 'db-secret' } });
+    });
+    const logged: [object, string][] = [];
+    const app = flavour.create();
+    app.use(tokenGuard({ tokens: failing, logger: { error: (obj, msg) => void logged.push([obj, msg]) } }));
+    app.use((_req, res) => res.end());
+    const server = await listen(app);
+    servers.push(server);
+    expect((await send(server.port, { path: '/rest/x', headers: [bearer(token)] })).status).toBe(503);
+    expect(logged).toEqual([[{ err: { name: 'Error', code: 'ECONNREFUSED', message: 'connection refused' } }, 'tokenfence: the token guard failed; the request was refused with 503']]);
+    expect(JSON.stringify(logged)).not.toContain('db-secret');
+    await failing.close();
+  });
+
   it('fails closed with 503 when the token store fails, with no stack or detail in the body', async () => {
     const store = new MemoryTokenStore();
     const failing = createTokenService({ store });
@@ -305,6 +324,7 @@ describe('tokenGuard options', () => {
     [{ tokens, audit: 'file.log' }, /options.audit must be a function/],
     [{ tokens, setUser: 'yes' }, /options.setUser/],
     [{ tokens, realm: 'a\nb' }, /options.realm/],
+    [{ tokens, logger: console.log }, /options.logger must have an error/],
   ])('refuses %p at start-up with a TypeError', (options, message) => {
     expect(() => tokenGuard(options as never)).toThrow(TypeError);
     expect(() => tokenGuard(options as never)).toThrow(message);
