@@ -14,7 +14,7 @@
 //   4. At the end the children are shut down (killed on any failure); tokenfence closes its audit log
 //      and reports the line count, which must cover every request it answered.
 //
-// Environment: BENCH_HTTP_ROUNDS (default 5), BENCH_HTTP_DURATION (seconds per run, default 3),
+// Environment: BENCH_HTTP_ROUNDS (default 9), BENCH_HTTP_DURATION (seconds per run, default 3),
 // BENCH_HTTP_CONNECTIONS (default 32), BENCH_HTTP_VARIANTS=1 (also measure tokenfence without audit and
 // with MemoryTokenStore, for diagnosis; not part of the goals), BENCH_HTTP_CPU_PROF=<dir> (run the
 // tokenfence server(s) with --cpu-prof, profiles written to <dir>).
@@ -229,7 +229,7 @@ const fmtRps = (x) => (Number.isFinite(x) ? Math.round(x).toLocaleString('en-US'
 const fmtMs = (x) => (Number.isFinite(x) ? (x < 10 ? x.toFixed(2) : x.toFixed(1)) : 'n/a');
 
 export async function run({ log = () => {} } = {}) {
-  const rounds = intEnv('BENCH_HTTP_ROUNDS', 5, 1, 50);
+  const rounds = intEnv('BENCH_HTTP_ROUNDS', 9, 1, 50);
   const duration = intEnv('BENCH_HTTP_DURATION', 3, 1, 60);
   const connections = intEnv('BENCH_HTTP_CONNECTIONS', 32, 1, 1000);
   const warmup = 1;

@@ -17,6 +17,7 @@ const NONE: Credential = { kind: 'none' };
 // RFC 7235: auth-scheme is a token; credentials are token68 for both schemes used here.
 const SCHEME_AND_VALUE = /^([!#$%&'*+.^_`|~0-9A-Za-z-]+) +([A-Za-z0-9._~+/-]+=*)$/;
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+const TOKEN_TEXT = /^[0-9A-Za-z_]+$/;
 const CONTROL = /[\x00-\x1f\x7f-\x9f]/;
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
@@ -73,6 +74,11 @@ export function readCredential(req: IncomingMessage, prefix: string): Credential
   if (!values.some((v) => mentionsPrefix(v, prefix))) return NONE;
   if (values.length !== 1) return { kind: 'malformed', detail: `${values.length} Authorization headers` };
   const value = values[0]!;
+  // The common case, checked without a regex: "Bearer " and one run of base62 and "_" (a token's alphabet).
+  if (value.length <= MAX_AUTHORIZATION_BYTES && value.length > 7 && value.charCodeAt(6) === 0x20 && value.slice(0, 6).toLowerCase() === 'bearer') {
+    const token = value.slice(7);
+    if (TOKEN_TEXT.test(token)) return { kind: 'token', via: 'bearer', token, username: undefined };
+  }
   if (Buffer.byteLength(value) > MAX_AUTHORIZATION_BYTES) return { kind: 'malformed', detail: `the Authorization header is over ${MAX_AUTHORIZATION_BYTES} bytes` };
   const match = SCHEME_AND_VALUE.exec(value.trim());
   if (match === null) return { kind: 'malformed', detail: 'the Authorization header is not "<scheme> <credential>"' };

@@ -32,11 +32,27 @@ const reject = (message: string): CanonicalPath => ({ ok: false, reason: 'ambigu
  * @example canonicalizePath('/rest/..%2Fadmin') // { ok: false, reason: 'ambiguous_path', … }
  */
 export function canonicalizePath(rawPath: string, options: { strict?: boolean } = {}): CanonicalPath {
+  // The guard and the evaluator canonicalize the same path one after the other: remember the last one.
+  const strict = options.strict === true;
+  if (rawPath === lastRaw && strict === lastStrict) return lastResult!;
+  // Frozen: the same object may be handed to the next caller.
+  const result = Object.freeze(canonicalize(rawPath, strict));
+  lastRaw = rawPath;
+  lastStrict = strict;
+  lastResult = result;
+  return result;
+}
+
+let lastRaw: string | undefined;
+let lastStrict = false;
+let lastResult: CanonicalPath | undefined;
+
+function canonicalize(rawPath: string, strict: boolean): CanonicalPath {
   if (rawPath.length > MAX_PATH_BYTES) return reject(`the path is longer than ${MAX_PATH_BYTES} bytes`);
   if (rawPath.charCodeAt(0) !== 0x2f) return reject('the path does not start with `/`');
   const path = SUSPICIOUS.test(rawPath) ? checkAndDecode(rawPath) : rawPath;
   if (typeof path !== 'string') return path;
-  return { ok: true, path: !options.strict && path.length > 1 && path.charCodeAt(path.length - 1) === 0x2f ? path.slice(0, -1) : path };
+  return { ok: true, path: !strict && path.length > 1 && path.charCodeAt(path.length - 1) === 0x2f ? path.slice(0, -1) : path };
 }
 
 /** The slow path of {@link canonicalizePath}: says what is wrong, or decodes. */

@@ -3,7 +3,7 @@ import { formatRestrictions } from '../rules/format.js';
 import { parseRestrictions, type RestrictionSet } from '../rules/parse.js';
 import type { AuditEvent, AuditHook } from './audit.js';
 import { TokenError } from './errors.js';
-import { checkPrefix, DEFAULT_PREFIX, generateToken, parseToken } from './format.js';
+import { CHECKSUM_LENGTH, checkPrefix, DEFAULT_PREFIX, generateToken, ID_LENGTH, parseToken, SECRET_LENGTH } from './format.js';
 import { SecretHasher } from './hash.js';
 import { checkStore, type StoredToken, type TokenRecord, type TokenStore, type UsageUpdate } from './store.js';
 
@@ -213,14 +213,15 @@ export function createTokenService(options: TokenServiceOptions): TokenService {
 
   // ---- recently verified rows, by token id (never by secret); bounded in time and size ----
   const MAX_CACHED_ROWS = 10_000;
-  // `secret` is the last secret that hashed to the row: a repeat call compares it in constant time instead
-  // of hashing again. It lives in this process's memory only, as long as the row (≤ recordCacheMs).
+  // `token` is the last token text that passed the checksum and hashed to the row: a repeat call compares
+  // it in constant time instead. It lives in this process's memory only, as long as the row (≤ recordCacheMs).
   interface CachedRow {
     stored: StoredToken;
     until: number;
     restrictions: RestrictionSet | undefined;
-    secret: string | undefined;
+    token: string | undefined;
   }
+  const tokenLength = prefix.length + ID_LENGTH + SECRET_LENGTH + CHECKSUM_LENGTH;
   const rows = new Map<string, CachedRow>();
   // Bumped by every change: a read that was in flight during a change is used once but not cached.
   let epoch = 0;
@@ -239,7 +240,7 @@ export function createTokenService(options: TokenServiceOptions): TokenService {
     const started = epoch;
     await init();
     const stored = await store.get(id);
-    const entry: CachedRow | undefined = stored && { stored, until: Date.now() + recordCacheMs, restrictions: undefined, secret: undefined };
+    const entry: CachedRow | undefined = stored && { stored, until: Date.now() + recordCacheMs, restrictions: undefined, token: undefined };
     if (entry === undefined || recordCacheMs === 0 || epoch !== started) return entry;
     if (rows.size >= MAX_CACHED_ROWS) rows.delete(rows.keys().next().value!);
     rows.set(id, entry);
@@ -360,17 +361,23 @@ export function createTokenService(options: TokenServiceOptions): TokenService {
     },
 
     async verify(token, context = {}) {
-      const parsed = parseToken(token, prefix);
-      if (!parsed.ok) return parsed;
-      // A fresh cached row needs no store call and no extra await.
-      const cached = recordCacheMs > 0 ? rows.get(parsed.id) : undefined;
-      const row = cached !== undefined && cached.until > Date.now() ? cached : await storedForVerify(parsed.id);
-      if (row === undefined) return { ok: false, reason: 'unknown' };
-      const stored = row.stored;
-      if (row.secret === undefined || !sameText(row.secret, parsed.secret)) {
-        if (!hasher.matches(parsed.secret, stored)) return { ok: false, reason: 'unknown' };
-        if (recordCacheMs > 0) row.secret = parsed.secret;
+      // A repeat of a token verified within recordCacheMs: its whole text is compared in constant time
+      // with the text that passed the checksum and the hash, so neither runs again.
+      let row: CachedRow | undefined;
+      if (recordCacheMs > 0 && typeof token === 'string' && token.length === tokenLength && token.startsWith(prefix)) {
+        const cached = rows.get(token.slice(prefix.length, prefix.length + ID_LENGTH));
+        if (cached !== undefined && cached.token !== undefined && cached.until > Date.now() && sameText(cached.token, token)) row = cached;
       }
+      if (row === undefined) {
+        const parsed = parseToken(token, prefix);
+        if (!parsed.ok) return parsed;
+        const cached = recordCacheMs > 0 ? rows.get(parsed.id) : undefined;
+        // A fresh cached row needs no store call and no extra await.
+        row = cached !== undefined && cached.until > Date.now() ? cached : await storedForVerify(parsed.id);
+        if (row === undefined || !hasher.matches(parsed.secret, row.stored)) return { ok: false, reason: 'unknown' };
+        if (recordCacheMs > 0) row.token = token as string;
+      }
+      const stored = row.stored;
       const now = clock();
       if (stored.revokedAt !== null && stored.revokedAt <= now) return { ok: false, reason: 'revoked' };
       if (stored.expiresAt !== null && stored.expiresAt <= now) return { ok: false, reason: 'expired' };
