@@ -6,7 +6,7 @@ import { evaluateRestrictions, needsJsonBody } from '../rules/evaluate.js';
 import type { RestrictionSet } from '../rules/parse.js';
 import type { AuditEvent, AuditHook } from '../tokens/audit.js';
 import { parseToken } from '../tokens/format.js';
-import type { TokenService } from '../tokens/service.js';
+import type { TokenService, VerifyResult } from '../tokens/service.js';
 import type { TokenRecord } from '../tokens/store.js';
 import { bodyConsumed, DEFAULT_BODY_LIMIT, parseByteLimit, readJsonBody } from './body.js';
 import { readCredential } from './credentials.js';
@@ -122,7 +122,7 @@ function checkOptions(options: TokenGuardOptions): void {
     }
   }
   const tokens = options.tokens as Partial<TokenService> | undefined;
-  if (typeof tokens !== 'object' || tokens === null || typeof tokens.verify !== 'function' || typeof tokens.prefix !== 'string') {
+  if (typeof tokens !== 'object' || tokens === null || typeof tokens.verify !== 'function' || typeof tokens.verifySync !== 'function' || typeof tokens.prefix !== 'string') {
     throw new TypeError('tokenGuard: options.tokens must be a token service from createTokenService({ store })');
   }
   for (const key of ['required', 'caseSensitive', 'strict', 'explain'] as const) {
@@ -152,6 +152,9 @@ function describeError(error: unknown): { name?: string; code?: unknown; message
   const code = (error as { code?: unknown }).code;
   return { name: error.name, message: error.message, ...(code !== undefined && { code }) };
 }
+
+/** A verify result that accepted the token. */
+type VerifiedToken = Extract<VerifyResult, { ok: true }>;
 
 /** The state of a locked `req.method` (see `lockMethod` in the guard). */
 interface MethodLock {
@@ -313,7 +316,12 @@ export function tokenGuard(options: TokenGuardOptions): TokenGuard {
     Object.defineProperty(req, 'method', METHOD_DESCRIPTOR);
   };
 
-  const handle = async (req: GuardRequest, res: ServerResponse, next: NextFunction, call: CallContext): Promise<void> => {
+  // The steps of a token call. Each returns void when it finished without waiting and a promise when it
+  // had to wait (a store read, a rate-limit store, a body, setUser): a call served from the token
+  // service's cache runs start to end with no promise at all.
+  type Step = void | Promise<void>;
+
+  const handle = (req: GuardRequest, res: ServerResponse, next: NextFunction, call: CallContext): Step => {
     const credential = readCredential(req, prefix);
     if (credential.kind === 'none') {
       if (required) {
@@ -335,29 +343,34 @@ export function tokenGuard(options: TokenGuardOptions): TokenGuard {
     }
     call.user = credential.username ?? null;
     call.via = credential.via;
-    const ip = clientIp(req);
-    call.ip = ip;
-    const verified = await tokens.verify(credential.token, { username: credential.username, ip });
-    if (!verified.ok) {
+    call.ip = clientIp(req);
+    const context = { username: credential.username, ip: call.ip };
+    const quick = tokens.verifySync(credential.token, context);
+    if (quick !== undefined) return verified(req, res, next, call, credential.token, quick);
+    return tokens.verify(credential.token, context).then((result) => verified(req, res, next, call, credential.token, result));
+  };
+
+  const verified = (req: GuardRequest, res: ServerResponse, next: NextFunction, call: CallContext, token: string, result: VerifyResult): Step => {
+    if (!result.ok) {
       // Only the public id, and only when the token is well-formed, reaches the audit event.
-      const parsed = parseToken(credential.token, prefix);
+      const parsed = parseToken(token, prefix);
       if (parsed.ok) call.tokenId = parsed.id;
-      deny(req, res, refuse(verified.reason), call);
+      deny(req, res, refuse(result.reason), call);
       return;
     }
-    call.user = verified.user;
-    call.tokenId = verified.record.id;
-
-    let rateHeaders: Record<string, string> | undefined;
-    if (limiter !== undefined) {
-      const outcome = await limiter.consume(verified.record.id);
+    call.user = result.user;
+    call.tokenId = result.record.id;
+    if (limiter === undefined) return authorize(req, res, next, call, result, undefined);
+    return limiter.consume(result.record.id).then((outcome) => {
       if (!outcome.allowed) {
         deny(req, res, refuse('rate_limited'), call, outcome.headers);
         return;
       }
-      rateHeaders = outcome.headers;
-    }
+      return authorize(req, res, next, call, result, outcome.headers);
+    });
+  };
 
+  const authorize = (req: GuardRequest, res: ServerResponse, next: NextFunction, call: CallContext, result: VerifiedToken, rateHeaders: Record<string, string> | undefined): Step => {
     const target = targetOf(req);
     const routing = routingOf(req, options.caseSensitive, options.strict);
     const canonical = canonicalizePath(pathPart(target), routing);
@@ -369,42 +382,59 @@ export function tokenGuard(options: TokenGuardOptions): TokenGuard {
       deny(req, res, refuse('outside_token_scope'), call);
       return;
     }
-
-    const set = verified.restrictions;
+    const set = result.restrictions;
     const methods = candidateMethods(req, target);
     // Only JsonData constraints read a body, and only a JSON content type can satisfy them.
-    let body: unknown;
     const contentType = req.headers['content-type'];
-    if (contentType !== undefined && isJsonContentType(contentType)) {
-      if (bodyConsumed(req)) {
-        body = req.body;
-      } else {
-        let needed = false;
-        for (const method of methods) needed ||= needsJsonBody(set, { method, url: target }, routing);
-        if (needed) {
-          body = await readJsonBody(req, contentType, bodyLimit);
-          // The body may name a method of its own (`_method`), which must be allowed too.
-          for (const method of candidateMethods(req, target)) if (!methods.includes(method)) methods.push(method);
-        }
-      }
-    }
+    if (contentType === undefined || !isJsonContentType(contentType)) return decide(req, res, next, call, result, rateHeaders, target, routing, methods, undefined);
+    if (bodyConsumed(req)) return decide(req, res, next, call, result, rateHeaders, target, routing, methods, req.body);
+    let needed = false;
+    for (const method of methods) needed ||= needsJsonBody(set, { method, url: target }, routing);
+    if (!needed) return decide(req, res, next, call, result, rateHeaders, target, routing, methods, undefined);
+    return readJsonBody(req, contentType, bodyLimit).then((body) => {
+      // The body may name a method of its own (`_method`), which must be allowed too.
+      for (const method of candidateMethods(req, target)) if (!methods.includes(method)) methods.push(method);
+      return decide(req, res, next, call, result, rateHeaders, target, routing, methods, body);
+    });
+  };
+
+  const decide = (
+    req: GuardRequest,
+    res: ServerResponse,
+    next: NextFunction,
+    call: CallContext,
+    result: VerifiedToken,
+    rateHeaders: Record<string, string> | undefined,
+    target: string,
+    routing: Routing,
+    methods: string[],
+    body: unknown,
+  ): Step => {
+    const set = result.restrictions;
     const verdict = evaluate(set, req, target, methods, routing, body);
     if (verdict instanceof GuardError) {
       deny(req, res, verdict, call);
       return;
     }
-
-    const principal: TokenPrincipal = { user: verified.user, tokenId: verified.record.id, via: credential.via, token: verified.record, line: verdict.line };
+    const principal: TokenPrincipal = { user: result.user, tokenId: result.record.id, via: call.via!, token: result.record, line: verdict.line };
     (req as { tokenfence?: TokenPrincipal }).tokenfence = principal;
+    const complete = (): void => {
+      // Header and query overrides were all checked above; what is left is an override read from the body
+      // later (method-override with a body getter), so only a request that may carry a body is locked.
+      // Without method lists a change of method cannot change the decision: no lock either.
+      if (mayHaveBody(req) && set.rules.some((rule) => rule.methods !== null)) lockMethod(req, set, target, methods, routing, call);
+      if (rateHeaders !== undefined) for (const name in rateHeaders) res.setHeader(name, rateHeaders[name]!);
+      audit(req, { type: 'token.used', outcome: 'success', user: principal.user, tokenId: principal.tokenId, via: principal.via, reason: undefined, status: undefined, line: principal.line }, call.ip);
+      next();
+    };
     if (setUser === true) (req as { user?: unknown }).user = principal;
-    else if (typeof setUser === 'function') (req as { user?: unknown }).user = await setUser(principal, req);
-    // Header and query overrides were all checked above; what is left is an override read from the body
-    // later (method-override with a body getter), so only a request that may carry a body is locked.
-    // Without method lists a change of method cannot change the decision: no lock either.
-    if (mayHaveBody(req) && set.rules.some((rule) => rule.methods !== null)) lockMethod(req, set, target, methods, routing, call);
-    if (rateHeaders !== undefined) for (const name in rateHeaders) res.setHeader(name, rateHeaders[name]!);
-    audit(req, { type: 'token.used', outcome: 'success', user: principal.user, tokenId: principal.tokenId, via: principal.via, reason: undefined, status: undefined, line: principal.line }, ip);
-    next();
+    else if (typeof setUser === 'function') {
+      return Promise.resolve(setUser(principal, req)).then((user) => {
+        (req as { user?: unknown }).user = user;
+        complete();
+      });
+    }
+    complete();
   };
 
   const fail = (req: GuardRequest, res: ServerResponse, err: unknown, call: CallContext): void => {
@@ -416,21 +446,21 @@ export function tokenGuard(options: TokenGuardOptions): TokenGuard {
     onError(err, 'the token guard failed; the request was refused with 503');
     deny(req, res, refuse('unavailable'), call);
   };
-  const run = async (req: GuardRequest, res: ServerResponse, next: NextFunction): Promise<void> => {
-    const call: CallContext = { user: null, tokenId: undefined, via: undefined, ip: undefined };
-    try {
-      await handle(req, res, next, call);
-    } catch (err) {
-      fail(req, res, err, call);
-    }
-  };
   const guard = ((req: GuardRequest, res: ServerResponse, next: NextFunction): void => {
-    // No Authorization header at all (anonymous, or the host's own session): nothing to await.
+    // No Authorization header at all (anonymous, or the host's own session): nothing to do.
     if (!required && req.headers.authorization === undefined) {
       next();
       return;
     }
-    void run(req, res, next);
+    const call: CallContext = { user: null, tokenId: undefined, via: undefined, ip: undefined };
+    let step: Step;
+    try {
+      step = handle(req, res, next, call);
+    } catch (err) {
+      fail(req, res, err, call);
+      return;
+    }
+    if (step !== undefined) step.catch((err: unknown) => fail(req, res, err, call));
   }) as TokenGuard;
   Object.defineProperty(guard, 'scope', { value: scope, enumerable: true });
   return guard;

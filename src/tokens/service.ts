@@ -92,6 +92,12 @@ export interface TokenService {
   issue(input: IssueInput, options?: ActorOptions): Promise<{ token: string; record: TokenRecord }>;
   /** Checks a presented token and records the use. Never throws for bad input. */
   verify(token: unknown, context?: { username?: string; ip?: string | null }): Promise<VerifyResult>;
+  /**
+   * {@link verify} without waiting, when no store read is needed: a malformed or mistyped token, or a
+   * token verified within `recordCacheMs`. Returns undefined when the store must be read (then call
+   * `verify`). Records the use exactly as `verify` does.
+   */
+  verifySync(token: unknown, context?: { username?: string; ip?: string | null }): VerifyResult | undefined;
   get(id: string): Promise<TokenRecord | undefined>;
   /** The tokens of one owner (`null`: the any-user tokens). */
   list(owner: string | null): Promise<TokenRecord[]>;
@@ -349,6 +355,35 @@ export function createTokenService(options: TokenServiceOptions): TokenService {
     return { token, stored };
   };
 
+  /** The checks after the secret matched: revocation, expiry, policy, user; then the use is recorded. */
+  const accept = (row: CachedRow, context: { username?: string; ip?: string | null }): VerifyResult => {
+    const stored = row.stored;
+    const now = clock();
+    if (stored.revokedAt !== null && stored.revokedAt <= now) return { ok: false, reason: 'revoked' };
+    if (stored.expiresAt !== null && stored.expiresAt <= now) return { ok: false, reason: 'expired' };
+    if (lifetimeProblem(stored.createdAt, stored.expiresAt) !== null) return { ok: false, reason: 'policy' };
+    const username = typeof context.username === 'string' ? context.username : undefined;
+    let user: string;
+    if (stored.owner === null) {
+      if (username === undefined || username === '') return { ok: false, reason: 'user_required' };
+      user = username;
+    } else {
+      if (username !== undefined && normalizeUser(username) !== normalizeUser(stored.owner)) return { ok: false, reason: 'user_mismatch' };
+      user = stored.owner;
+    }
+    let restrictions: RestrictionSet;
+    try {
+      restrictions = row.restrictions ?? restrictionsOf(stored.restrictions);
+      if (recordCacheMs > 0) row.restrictions = restrictions;
+    } catch (err) {
+      // Stored text that no longer parses (edited in the database by hand): fail closed.
+      onError(err, `token ${stored.id} has restrictions that do not parse`);
+      return { ok: false, reason: 'policy' };
+    }
+    recordUse(stored.id, context.ip ?? null, now);
+    return { ok: true, record: publicRecord(stored, pending.get(stored.id)), user, restrictions };
+  };
+
   let purgeTimer: NodeJS.Timeout | undefined;
   const service: TokenService = {
     prefix,
@@ -360,48 +395,27 @@ export function createTokenService(options: TokenServiceOptions): TokenService {
       return { token, record: publicRecord(stored) };
     },
 
-    async verify(token, context = {}) {
+    verifySync(token, context = {}) {
       // A repeat of a token verified within recordCacheMs: its whole text is compared in constant time
       // with the text that passed the checksum and the hash, so neither runs again.
-      let row: CachedRow | undefined;
       if (recordCacheMs > 0 && typeof token === 'string' && token.length === tokenLength && token.startsWith(prefix)) {
         const cached = rows.get(token.slice(prefix.length, prefix.length + ID_LENGTH));
-        if (cached !== undefined && cached.token !== undefined && cached.until > Date.now() && sameText(cached.token, token)) row = cached;
+        if (cached !== undefined && cached.token !== undefined && cached.until > Date.now() && sameText(cached.token, token)) return accept(cached, context);
       }
-      if (row === undefined) {
-        const parsed = parseToken(token, prefix);
-        if (!parsed.ok) return parsed;
-        const cached = recordCacheMs > 0 ? rows.get(parsed.id) : undefined;
-        // A fresh cached row needs no store call and no extra await.
-        row = cached !== undefined && cached.until > Date.now() ? cached : await storedForVerify(parsed.id);
-        if (row === undefined || !hasher.matches(parsed.secret, row.stored)) return { ok: false, reason: 'unknown' };
-        if (recordCacheMs > 0) row.token = token as string;
-      }
-      const stored = row.stored;
-      const now = clock();
-      if (stored.revokedAt !== null && stored.revokedAt <= now) return { ok: false, reason: 'revoked' };
-      if (stored.expiresAt !== null && stored.expiresAt <= now) return { ok: false, reason: 'expired' };
-      if (lifetimeProblem(stored.createdAt, stored.expiresAt) !== null) return { ok: false, reason: 'policy' };
-      const username = typeof context.username === 'string' ? context.username : undefined;
-      let user: string;
-      if (stored.owner === null) {
-        if (username === undefined || username === '') return { ok: false, reason: 'user_required' };
-        user = username;
-      } else {
-        if (username !== undefined && normalizeUser(username) !== normalizeUser(stored.owner)) return { ok: false, reason: 'user_mismatch' };
-        user = stored.owner;
-      }
-      let restrictions: RestrictionSet;
-      try {
-        restrictions = row.restrictions ?? restrictionsOf(stored.restrictions);
-        if (recordCacheMs > 0) row.restrictions = restrictions;
-      } catch (err) {
-        // Stored text that no longer parses (edited in the database by hand): fail closed.
-        onError(err, `token ${stored.id} has restrictions that do not parse`);
-        return { ok: false, reason: 'policy' };
-      }
-      recordUse(stored.id, context.ip ?? null, now);
-      return { ok: true, record: publicRecord(stored, pending.get(stored.id)), user, restrictions };
+      const parsed = parseToken(token, prefix);
+      return parsed.ok ? undefined : parsed;
+    },
+
+    async verify(token, context = {}) {
+      const quick = service.verifySync(token, context);
+      if (quick !== undefined) return quick;
+      const parsed = parseToken(token, prefix) as { ok: true; id: string; secret: string };
+      const cached = recordCacheMs > 0 ? rows.get(parsed.id) : undefined;
+      // A fresh cached row needs no store call.
+      const row = cached !== undefined && cached.until > Date.now() ? cached : await storedForVerify(parsed.id);
+      if (row === undefined || !hasher.matches(parsed.secret, row.stored)) return { ok: false, reason: 'unknown' };
+      if (recordCacheMs > 0) row.token = token as string;
+      return accept(row, context);
     },
 
     async get(id) {

@@ -390,7 +390,7 @@ describe('JsonLinesSink', () => {
 
   test('a full buffer is written at once, before the timer', async () => {
     const file = join(dir, 'audit.jsonl');
-    const sink = new JsonLinesSink(file, { flushMs: 60_000, maxBufferBytes: 1 });
+    const sink = new JsonLinesSink(file, { flushMs: 60_000, maxBatch: 1 });
     sink.write(event({ requestId: 'first' }));
     for (let i = 0; i < 200 && !(existsSync(file) && readFileSync(file, 'utf8') !== ''); i++) await new Promise((resolve) => setTimeout(resolve, 10));
     expect(linesOf(file).map((l) => JSON.parse(l).requestId)).toEqual(['first']);
@@ -399,7 +399,7 @@ describe('JsonLinesSink', () => {
 
   test('keeps the order across many batches', async () => {
     const file = join(dir, 'audit.jsonl');
-    const sink = new JsonLinesSink(file, { flushMs: 0, maxBufferBytes: 2_000 });
+    const sink = new JsonLinesSink(file, { flushMs: 0, maxBatch: 7 });
     const n = 5_000;
     for (let i = 0; i < n; i++) {
       sink.write(event({ requestId: `r${i}` }));
@@ -495,6 +495,6 @@ describe('JsonLinesSink', () => {
   test('rejects a missing path and bad options', () => {
     expect(() => new JsonLinesSink('')).toThrow(TypeError);
     expect(() => new JsonLinesSink(join(dir, 'a'), { flushMs: -1 })).toThrow(TypeError);
-    expect(() => new JsonLinesSink(join(dir, 'a'), { maxBufferBytes: 0 })).toThrow(TypeError);
+    expect(() => new JsonLinesSink(join(dir, 'a'), { maxBatch: 0 })).toThrow(TypeError);
   });
 });

@@ -271,6 +271,27 @@ describe('the verified-row cache', () => {
     expect(await tokens.verify(token)).toEqual({ ok: false, reason: 'revoked' });
   });
 
+  test('verifySync answers without waiting only when no store read is needed, and records the use', async () => {
+    const { tokens, store } = setup({ recordCacheMs: 1000 });
+    const { token, record } = await tokens.issue({ owner: 'alice', label: 'CI' });
+    expect(tokens.verifySync('garbage')).toEqual({ ok: false, reason: 'malformed' });
+    // Not verified yet: the store must be read, so verifySync does not answer.
+    expect(tokens.verifySync(token)).toBeUndefined();
+    expect((await tokens.verify(token)).ok).toBe(true);
+    const get = jest.spyOn(store, 'get');
+    expect(tokens.verifySync(token, { username: 'ALICE', ip: '10.0.0.1' })).toMatchObject({ ok: true, user: 'alice' });
+    expect(tokens.verifySync(token, { username: 'bob' })).toEqual({ ok: false, reason: 'user_mismatch' });
+    expect(get).not.toHaveBeenCalled();
+    expect(await tokens.get(record.id)).toMatchObject({ usageCount: 2, lastAccessedIp: '10.0.0.1' });
+    // Another text for the same id (a forged secret) is never answered from the cache.
+    const body = token.slice(0, 16) + 'x'.repeat(24);
+    expect(tokens.verifySync(body + checksum(body))).toBeUndefined();
+    expect(await tokens.verify(body + checksum(body))).toEqual({ ok: false, reason: 'unknown' });
+    await tokens.revoke(record.id);
+    expect(tokens.verifySync(token)).toBeUndefined();
+    expect(await tokens.verify(token)).toEqual({ ok: false, reason: 'revoked' });
+  });
+
   test('recordCacheMs 0 reads the store on every call; over 1000 is refused', async () => {
     const { tokens, store } = setup({ recordCacheMs: 0 });
     const { token } = await tokens.issue({ owner: 'alice', label: 'CI' });
