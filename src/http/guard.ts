@@ -168,8 +168,9 @@ interface MethodLock {
 }
 /** Whether the request may carry a body (RFC 9112 §6.3: a Content-Length other than 0, or Transfer-Encoding). */
 const mayHaveBody = (req: GuardRequest): boolean => {
-  const length = req.headers['content-length'];
-  return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
+  const headers = req.headers;
+  const length = headers['content-length'];
+  return headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
 };
 const METHOD_LOCK = Symbol('tokenfence.methodLock');
 /** One descriptor for every request, so locked requests share a shape and no closures are made per call. */

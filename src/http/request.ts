@@ -79,8 +79,9 @@ function lenientDecode(text: string): string {
 export function candidateMethods(req: GuardRequest, target: string): string[] {
   const methods = [(req.method ?? 'GET').toUpperCase()];
   if (typeof req.originalMethod === 'string') addSplit(methods, req.originalMethod);
+  const headers = req.headers;
   for (const name of OVERRIDE_HEADERS) {
-    const value = req.headers[name];
+    const value = headers[name];
     if (value !== undefined) {
       // Node joins repeated unknown headers with ", ", so every line is seen here.
       addSplit(methods, value);
