@@ -1,6 +1,7 @@
 // Audit sinks (SPEC §6): a callback, an append-only JSON-lines file and a pino adapter, combined into one hook.
 import { open, type FileHandle } from 'node:fs/promises';
 import type { AuditEvent, AuditHook } from '../tokens/audit.js';
+import { logErrorToConsole } from './errors.js';
 
 /** Where audit events go. `write` may be async; `close` flushes what is buffered. */
 export interface AuditSink {
@@ -109,9 +110,6 @@ function checkSink(sink: unknown, index: number): AuditSink {
   return sink as AuditSink;
 }
 
-const defaultOnError = (error: unknown, context: string): void => {
-  console.error(`tokenfence: ${context}: ${error instanceof Error ? error.message : String(error)}`);
-};
 
 /**
  * Combines sinks into one audit hook. Each event goes to every sink; a sink that throws or rejects is
@@ -126,7 +124,7 @@ const defaultOnError = (error: unknown, context: string): void => {
 export function createAuditLog(sinks: ReadonlyArray<AuditSink | AuditHook>, options: AuditLogOptions = {}): AuditLog {
   if (!Array.isArray(sinks)) throw new TypeError('createAuditLog needs an array of sinks');
   const checked = sinks.map(checkSink);
-  const onError = options.onError ?? defaultOnError;
+  const onError = options.onError ?? logErrorToConsole;
   const log = ((event: AuditEvent): void => {
     for (const sink of checked) {
       try {
@@ -210,7 +208,7 @@ export class JsonLinesSink implements AuditSink {
     this.#flushMs = options.flushMs ?? 200;
     this.#maxBatch = options.maxBatch ?? 1000;
     this.#mode = options.mode ?? 0o600;
-    this.#onError = options.onError ?? defaultOnError;
+    this.#onError = options.onError ?? logErrorToConsole;
     if (!(this.#flushMs >= 0) || !(Number.isSafeInteger(this.#maxBatch) && this.#maxBatch > 0)) {
       throw new TypeError('JsonLinesSink: flushMs must be ≥ 0 and maxBatch a positive integer');
     }

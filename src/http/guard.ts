@@ -10,7 +10,7 @@ import type { TokenService, VerifyResult } from '../tokens/service.js';
 import type { TokenRecord } from '../tokens/store.js';
 import { bodyConsumed, DEFAULT_BODY_LIMIT, parseByteLimit, readJsonBody } from './body.js';
 import { readCredential } from './credentials.js';
-import { GuardError, quoteParam, writeGuardError, type GuardErrorCode } from './errors.js';
+import { GuardError, logErrorToConsole, quoteParam, writeGuardError, type GuardErrorCode } from './errors.js';
 import { TokenRateLimiter, type TokenRateLimitOptions } from './rate-limit.js';
 import { candidateMethods, clientIp, pathPart, requestIdOf, routingOf, targetOf, userAgentOf, type GuardRequest, type Routing } from './request.js';
 import { Scope } from './scope.js';
@@ -142,9 +142,6 @@ function checkOptions(options: TokenGuardOptions): void {
   }
 }
 
-const defaultOnError = (error: unknown, context: string): void => {
-  console.error(`tokenfence: ${context}: ${error instanceof Error ? error.message : String(error)}`);
-};
 
 /** What of an internal error reaches a logger: its name, code and message, not the object (which may hold more). */
 function describeError(error: unknown): { name?: string; code?: unknown; message: string } {
@@ -216,7 +213,7 @@ export function tokenGuard(options: TokenGuardOptions): TokenGuard {
   const limiter = options.rateLimit === undefined ? undefined : new TokenRateLimiter(options.rateLimit);
   const logger = options.logger;
   const onError =
-    options.onError ?? (logger === undefined ? defaultOnError : (error: unknown, context: string) => logger.error({ err: describeError(error) }, `tokenfence: ${context}`));
+    options.onError ?? (logger === undefined ? logErrorToConsole : (error: unknown, context: string) => logger.error({ err: describeError(error) }, `tokenfence: ${context}`));
   const auditHook = options.audit;
   const requestId = options.requestId ?? requestIdOf;
   const setUser = options.setUser ?? false;
@@ -272,7 +269,7 @@ export function tokenGuard(options: TokenGuardOptions): TokenGuard {
   const refuse = (code: GuardErrorCode, message?: string, explanation?: string): GuardError => new GuardError(code, message, explanation);
 
   /** Evaluates every candidate method; the first refusal, or the line that allowed `req.method`. */
-  const evaluate = (set: RestrictionSet, req: GuardRequest, target: string, methods: Iterable<string>, routing: Routing, body: unknown): GuardError | { line: number | undefined } => {
+  const evaluate = (set: RestrictionSet, req: GuardRequest, target: string, methods: Iterable<string>, routing: Routing, body: unknown): GuardError | number | undefined => {
     const contentType = req.headers['content-type'];
     let line: number | undefined;
     let first = true;
@@ -283,12 +280,13 @@ export function tokenGuard(options: TokenGuardOptions): TokenGuard {
           return refuse('ambiguous_request', undefined, decision.explanation);
         }
         const as = method === (req.method ?? '').toUpperCase() ? '' : `the request could also run as ${method} (a method override), and `;
-        return refuse('restricted', undefined, explain ? as + decision.explanation : undefined);
+        // The explanation names the path: a token pasted into it must not come back in the body.
+        return refuse('restricted', undefined, explain ? redact(as + decision.explanation) : undefined);
       }
       if (first) line = decision.line;
       first = false;
     }
-    return { line };
+    return line;
   };
 
   /**
@@ -417,7 +415,7 @@ export function tokenGuard(options: TokenGuardOptions): TokenGuard {
       deny(req, res, verdict, call);
       return;
     }
-    const principal: TokenPrincipal = { user: result.user, tokenId: result.record.id, via: call.via!, token: result.record, line: verdict.line };
+    const principal: TokenPrincipal = { user: result.user, tokenId: result.record.id, via: call.via!, token: result.record, line: verdict };
     (req as { tokenfence?: TokenPrincipal }).tokenfence = principal;
     const complete = (): void => {
       // Header and query overrides were all checked above; what is left is an override read from the body

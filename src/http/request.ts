@@ -29,7 +29,7 @@ export interface Routing {
   readonly strict: boolean;
 }
 
-export const ROUTING: readonly Routing[] = [
+const ROUTING: readonly Routing[] = [
   { caseSensitive: false, strict: false },
   { caseSensitive: true, strict: false },
   { caseSensitive: false, strict: true },

@@ -126,10 +126,14 @@ describe.each(EXPRESS_FLAVOURS)('tokenGuard on $name', (flavour: ExpressFlavour)
     expect(errorOf(q).explanation).toBeUndefined();
   });
 
-  it('keeps a token pasted into the path, the User-Agent or X-Request-Id out of audit events', async () => {
+  it('keeps a token pasted into the path, the User-Agent or X-Request-Id out of audit events and the 403 body', async () => {
     const events: Record<string, unknown>[] = [];
     const { port } = await start({ audit: (e) => void events.push({ ...e }) });
-    await send(port, { path: `/rest/api/2/issue/${alice}`, headers: [bearer(alice), ['User-Agent', `curl ${open}`], ['X-Request-Id', open]] });
+    const pasted = await send(port, { path: `/rest/api/2/issue/${alice}`, headers: [bearer(alice), ['User-Agent', `curl ${open}`], ['X-Request-Id', open]] });
+    // The 403 explanation names the path, redacted too.
+    expect(pasted.status).toBe(403);
+    expect(errorOf(pasted).explanation).toContain('/rest/api/2/issue/tfk_[redacted]');
+    expect(pasted.body).not.toContain(alice.slice(16));
     await send(port, { path: '/rest/api/2/issue/KAN-1', headers: [bearer(alice), ['X-Request-Id', 'req-7']] });
     expect(events).toHaveLength(2);
     expect(JSON.stringify(events)).not.toContain(alice.slice(16));
