@@ -1,7 +1,7 @@
 // One server of the "http" benchmark section, run as a child process (`child_process.fork`) so that the
 // server and autocannon (in the bench process) never share an event loop.
 //
-//   node bench/http-server.mjs <kind> <tempdir>      kind: bare | tokenfence | passport | jwt
+//   node bench/http-server.mjs <kind> <tempdir>      kind: bare | tokenfence | passport | jwt | a diagnosis variant
 //
 // Every kind is the same Express 5 app answering `GET /rest/api/2/issue/KANBAN-100` with a small JSON body;
 // they differ only in the authentication in front of it. The child listens on a free port on 127.0.0.1
@@ -93,6 +93,18 @@ const kinds = {
     return { app: issueApp([], () => null, () => null), authorization: undefined, close: async () => ({}) };
   },
 
+  // Diagnosis variants (BENCH_HTTP_VARIANTS=1): the floor any middleware pays — one that only calls next(),
+  // and one that also puts an object on the request, as the guard puts the principal.
+  async 'middleware-next'() {
+    return { app: issueApp([(req, res, next) => next()], () => null, () => null), authorization: undefined, close: async () => ({}) };
+  },
+  async 'middleware-store'() {
+    const mw = (req, res, next) => {
+      req.principal = { user: 'bench' };
+      next();
+    };
+    return { app: issueApp([mw], (req) => req.principal.user, () => null), authorization: undefined, close: async () => ({}) };
+  },
   tokenfence: () => tokenfenceKind({ audit: true, store: 'sqlite' }),
   // Diagnosis variants (BENCH_HTTP_VARIANTS=1): without audit, and without audit on MemoryTokenStore.
   'tokenfence-nocache': () => tokenfenceKind({ audit: true, store: 'sqlite', recordCacheMs: 0 }),

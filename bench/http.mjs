@@ -8,16 +8,22 @@
 //   2. Checks before measuring: every server answers the benchmark request with 200; the authenticating
 //      ones refuse a request without a token and one with a wrong token (401); tokenfence allows the
 //      request by restriction line 10 (of 10) and refuses a request no line allows (403).
-//   3. A 1 s warm-up run per server, then rounds of one fixed-duration run per server, interleaved
-//      (A B C D, then D C B A, …) so drift hits every contender alike. A run with any error, timeout or
-//      non-2xx answer aborts the section: a server answering 401 quickly would be a fake result.
+//   3. A 1 s warm-up run per server. Then the A/B phase, for the ratio goal: bare Express (A) and tokenfence
+//      (B) alone, in many short runs paired back to back (A B, then B A, …). This machine is shared: two
+//      identical servers measured seconds apart differ by up to ±15 % in one run, so one ratio needs many
+//      pairs (the median of 24 pairs moves by about ±3 %, of 9 rounds by about ±5 %). Then rounds of one
+//      run per server, all contenders interleaved (A B C D B‴, then B‴ D C B A, …), for the table and the
+//      peer goals. A run with any error, timeout or non-2xx answer aborts the section: a server answering
+//      401 quickly would be a fake result.
 //   4. At the end the children are shut down (killed on any failure); tokenfence closes its audit log
 //      and reports the line count, which must cover every request it answered.
 //
-// Environment: BENCH_HTTP_ROUNDS (default 9), BENCH_HTTP_DURATION (seconds per run, default 3),
-// BENCH_HTTP_CONNECTIONS (default 32), BENCH_HTTP_VARIANTS=1 (also measure tokenfence without audit and
-// with MemoryTokenStore, for diagnosis; not part of the goals), BENCH_HTTP_CPU_PROF=<dir> (run the
-// tokenfence server(s) with --cpu-prof, profiles written to <dir>).
+// Environment: BENCH_HTTP_PAIRS (A/B pairs, default 24), BENCH_HTTP_PAIR_DURATION (seconds per A/B run,
+// default 2), BENCH_HTTP_ROUNDS (rounds of all contenders, default 5), BENCH_HTTP_DURATION (seconds per run
+// in those rounds, default 3), BENCH_HTTP_CONNECTIONS (default 32), BENCH_HTTP_VARIANTS=1 (also measure, for
+// diagnosis and not part of the goals: tokenfence without audit, with MemoryTokenStore, and the floor any
+// middleware pays — one that only calls next(), one that also puts an object on the request),
+// BENCH_HTTP_CPU_PROF=<dir> (run every server with --cpu-prof, profiles written to <dir>).
 import { fork } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { request } from 'node:http';
@@ -55,6 +61,8 @@ const CONTENDERS = [
 const VARIANTS = [
   { kind: 'tokenfence-noaudit', label: 'B′: tokenfence as B, without audit' },
   { kind: 'tokenfence-memory', label: 'B″: tokenfence with MemoryTokenStore, without audit' },
+  { kind: 'middleware-next', label: 'M: A plus a middleware that only calls next()' },
+  { kind: 'middleware-store', label: 'M′: A plus a middleware that puts an object on req, then next()' },
 ];
 
 // ---------------------------------------------------------------------------------------------------
@@ -231,7 +239,9 @@ const fmtRps = (x) => (Number.isFinite(x) ? Math.round(x).toLocaleString('en-US'
 const fmtMs = (x) => (Number.isFinite(x) ? (x < 10 ? x.toFixed(2) : x.toFixed(1)) : 'n/a');
 
 export async function run({ log = () => {} } = {}) {
-  const rounds = intEnv('BENCH_HTTP_ROUNDS', 9, 1, 50);
+  const pairs = intEnv('BENCH_HTTP_PAIRS', 24, 1, 200);
+  const pairDuration = intEnv('BENCH_HTTP_PAIR_DURATION', 2, 1, 60);
+  const rounds = intEnv('BENCH_HTTP_ROUNDS', 5, 1, 50);
   const duration = intEnv('BENCH_HTTP_DURATION', 3, 1, 60);
   const connections = intEnv('BENCH_HTTP_CONNECTIONS', 32, 1, 1000);
   const warmup = 1;
@@ -245,7 +255,7 @@ export async function run({ log = () => {} } = {}) {
     log(`http: starting ${contenders.length} servers`);
     for (const c of contenders) {
       const sub = mkdtempSync(join(dir, `${c.kind}-`));
-      const execArgv = profDir && c.kind.startsWith('tokenfence') ? ['--cpu-prof', '--cpu-prof-dir', profDir, '--cpu-prof-name', `${c.kind}.cpuprofile`] : [];
+      const execArgv = profDir ? ['--cpu-prof', '--cpu-prof-dir', profDir, '--cpu-prof-name', `${c.kind}.cpuprofile`] : [];
       servers.push(await startServer(c.kind, sub, execArgv));
     }
 
@@ -261,6 +271,20 @@ export async function run({ log = () => {} } = {}) {
     const options = { duration, connections, bareAuthorization: servers.find((s) => s.kind === 'tokenfence')?.authorization };
     log(`http: warm-up, ${warmup} s per server`);
     for (const [i, server] of servers.entries()) answered[i] += (await load(server, { ...options, duration: warmup })).ok;
+
+    // The A/B phase: bare Express and tokenfence only, paired back to back.
+    const [bareServer, tfServer] = [servers[0], servers[1]];
+    const ab = [];
+    for (let pair = 0; pair < pairs; pair++) {
+      if (pair % 6 === 0) log(`http: A/B pairs ${pair + 1}–${Math.min(pair + 6, pairs)} of ${pairs}, ${pairDuration} s per run`);
+      const first = pair % 2 === 0 ? 0 : 1;
+      const r = [];
+      for (const i of [first, 1 - first]) {
+        r[i] = await load(i === 0 ? bareServer : tfServer, { ...options, duration: pairDuration });
+        answered[i] += r[i].ok;
+      }
+      ab.push({ bare: r[0], tf: r[1] });
+    }
 
     const runs = servers.map(() => []);
     for (let round = 0; round < rounds; round++) {
@@ -295,15 +319,17 @@ export async function run({ log = () => {} } = {}) {
     const tf = by('tokenfence');
     const passport = by('passport');
     const jwt = by('jwt');
-    // Paired per-round ratios (each round measures A and B close together in time).
-    const paired = summarize(runs[1].map((r, k) => r.rps / runs[0][k].rps));
-
-    // The ratio goal is judged on the paired ratios: the medians of A and B alone move with the noise of
-    // this shared machine (±15 %), while A and B measured back to back in one round see the same load.
+    // The ratio goal is judged on the A/B phase: the medians of A and B alone move with the noise of this
+    // shared machine (±15 %), while A and B measured back to back see the same load.
+    const paired = summarize(ab.map((p) => p.tf.rps / p.bare.rps));
+    const abBare = summarize(ab.map((p) => p.bare.rps));
+    const abTf = summarize(ab.map((p) => p.tf.rps));
+    const cpuBare = summarize(ab.map((p) => p.bare.cpuPerReq)).median;
+    const cpuTf = summarize(ab.map((p) => p.tf.cpuPerReq)).median;
     const goals = [
       {
-        text: `tokenfence ≥ ${GOALS.minRatioToBare.toFixed(2)}× bare Express throughput (median of per-round ratios)`,
-        value: `${fmtRatio(paired.median)} (p25–p75 ${fmtRatio(paired.p25)}–${fmtRatio(paired.p75)}; ratio of medians ${fmtRatio(tf.rps.median / bare)})`,
+        text: `tokenfence ≥ ${GOALS.minRatioToBare.toFixed(2)}× bare Express throughput (median of ${pairs} back-to-back A/B ratios)`,
+        value: `${fmtRatio(paired.median)} (p25–p75 ${fmtRatio(paired.p25)}–${fmtRatio(paired.p75)}; ratio of the A/B medians ${fmtRatio(abTf.median / abBare.median)}; server CPU per request ${Math.round(cpuBare)} vs ${Math.round(cpuTf)} µs, ${fmtRatio(cpuBare / cpuTf)})`,
         pass: paired.median >= GOALS.minRatioToBare,
       },
       { text: 'tokenfence ahead of passport-http-bearer', value: `${fmtRps(tf.rps.median)} vs ${fmtRps(passport.rps.median)} req/s`, pass: tf.rps.median > passport.rps.median },
@@ -330,6 +356,8 @@ export async function run({ log = () => {} } = {}) {
         ['l', 'r', 'r', 'r', 'r', 'r', 'r', 'r'],
       ),
       '',
+      `**A/B phase** (${pairs} pairs of ${pairDuration} s runs, A and B back to back, order alternating): bare Express median ${fmtRps(abBare.median)} req/s, tokenfence ${fmtRps(abTf.median)} req/s; per-pair ratio median ${fmtRatio(paired.median)}, p25–p75 ${fmtRatio(paired.p25)}–${fmtRatio(paired.p75)}; server CPU per request ${Math.round(cpuBare)} µs vs ${Math.round(cpuTf)} µs.`,
+      '',
       '**Goals**',
       '',
       ...goals.map((g) => `- ${g.pass ? 'PASS' : 'FAIL'} — ${g.text}: ${g.value}`),
@@ -337,12 +365,13 @@ export async function run({ log = () => {} } = {}) {
       '**Checks**',
       '',
       ...notes.map((n) => `- ${n}`),
-      `- every run: 0 errors, 0 timeouts, 0 non-2xx answers; tokenfence / bare paired by round: median ${fmtRatio(paired.median)} (p25–p75 ${fmtRatio(paired.p25)}–${fmtRatio(paired.p75)})`,
+      '- every run: 0 errors, 0 timeouts, 0 non-2xx answers',
       '',
       `\`GET ${PATH}\` answered with a small JSON body by the same Express ${expressVersion} app; only the`,
       'authentication in front of it differs (A is sent the same Authorization header as B, and ignores it). Each server is its own child process on 127.0.0.1; autocannon runs in',
-      `the bench process with ${connections} connections, pipelining 1. After a ${warmup} s warm-up per server, ${rounds} rounds of one`,
-      `${duration} s run per server, interleaved (A B C D B‴, then B‴ D C B A, …); req/s is 2xx answers / run duration, and`,
+      `the bench process with ${connections} connections, pipelining 1. After a ${warmup} s warm-up per server, the A/B phase above`,
+      `(the ratio goal), then ${rounds} rounds of one ${duration} s run per server for this table, interleaved (A B C D B‴, then`,
+      'B‴ D C B A, …); req/s is 2xx answers / run duration, and',
       'the table gives the median over rounds (p25–p75), the median of the per-run p50 and p99 latencies, and the',
       "server process's CPU time / wall time during its runs (near 100% means the server, not autocannon, was the",
       'limit; GC threads can take it past 100%) and its CPU time per 2xx answer (user + system, all threads).',

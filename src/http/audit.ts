@@ -67,39 +67,77 @@ function isoOf(date: Date): string {
   return `${lastPrefix}${milli < 10 ? '00' : milli < 100 ? '0' : ''}${milli}Z`;
 }
 
+/** The fields an audit record has, in this order (SPEC §6, then the guard's `line` and `status`). */
+const FIELDS = ['type', 'at', 'user', 'tokenId', 'via', 'method', 'path', 'ip', 'userAgent', 'outcome', 'reason', 'requestId', 'line', 'status'] as const;
+
 /**
- * {@link auditRecord} as one line of JSON text. Built field by field: `JSON.stringify` leaves its fast path
- * for any object holding a Date, and this runs for every token call.
+ * The inside of a JSON string literal for `s` (without the quotes). Text without `"`, `\`, control
+ * characters or surrogates, which is nearly every value, is its own escape; the rest goes to
+ * `JSON.stringify`, so lone surrogates come out as `\uXXXX` just as there.
  */
-export function auditLine(event: AuditEvent): string {
-  let out = '';
-  for (const key in event) {
-    const value = (event as unknown as Record<string, unknown>)[key];
-    let text: string;
-    switch (typeof value) {
-      case 'undefined':
-        continue;
-      case 'string':
-        text = JSON.stringify(value);
-        break;
-      case 'number':
-        text = Number.isFinite(value) ? String(value) : 'null';
-        break;
-      case 'boolean':
-        text = value ? 'true' : 'false';
-        break;
-      default:
-        text = value instanceof Date ? `"${isoOf(value)}"` : JSON.stringify(value) ?? 'null';
-    }
-    // Keys are the event's own field names, plain identifiers: no escaping needed.
-    out += `,"${key}":${text}`;
+function jsonInner(s: string): string {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x20 || c === 0x22 || c === 0x5c || (c >= 0xd800 && c <= 0xdfff)) return JSON.stringify(s).slice(1, -1);
   }
-  return `{${out.slice(1)}${out === '' ? '' : ','}"message":${JSON.stringify(formatAuditMessage(event))}}\n`;
+  return s;
 }
 
-/** An event as one JSON object: ISO time, the fields that are set, and the text line as `message`. */
+/** A field value as JSON text, or undefined for a field that is left out. */
+function jsonValue(value: unknown): string | undefined {
+  switch (typeof value) {
+    case 'undefined':
+      return undefined;
+    case 'string':
+      return `"${jsonInner(value)}"`;
+    case 'number':
+      return Number.isFinite(value) ? String(value) : 'null';
+    case 'boolean':
+      return value ? 'true' : 'false';
+    default:
+      return value instanceof Date ? `"${isoOf(value)}"` : JSON.stringify(value);
+  }
+}
+
+/**
+ * {@link auditRecord} as one line of JSON text, the same text `JSON.stringify` gives. Built field by field
+ * in a fixed order: this runs for every token call, and `JSON.stringify` leaves its fast path for any
+ * object holding a Date.
+ */
+export function auditLine(event: AuditEvent): string {
+  let out = `{"type":${jsonValue(event.type)},"at":${jsonValue(event.at)}`;
+  const user = event.user;
+  const userText = typeof user === 'string' ? jsonInner(user) : undefined;
+  out += userText === undefined ? `,"user":${jsonValue(user) ?? 'null'}` : `,"user":"${userText}"`;
+  const tokenId = event.tokenId;
+  const idText = typeof tokenId === 'string' ? jsonInner(tokenId) : undefined;
+  if (idText !== undefined) out += `,"tokenId":"${idText}"`;
+  else if (tokenId !== undefined) out += `,"tokenId":${jsonValue(tokenId)}`;
+  for (let i = 4; i < FIELDS.length; i++) {
+    const text = jsonValue(event[FIELDS[i]!]);
+    if (text !== undefined) out += `,"${FIELDS[i]!}":${text}`;
+  }
+  // Jira's line for a token call, put together from the parts already escaped (the text between them
+  // has nothing to escape, so this is the escape of the whole line).
+  const message =
+    event.type === 'token.used' && userText !== undefined && idText !== undefined
+      ? `"${userText} has been authenticated via API Token (${idText})"`
+      : jsonValue(formatAuditMessage(event));
+  return `${out},"message":${message}}\n`;
+}
+
+/**
+ * An event as one JSON object: the fields of SPEC §6 that are set, in a fixed order, the time as an ISO
+ * string, and the text line as `message`. Properties outside {@link AuditEvent} are not part of it.
+ */
 export function auditRecord(event: AuditEvent): Record<string, unknown> {
-  return { ...event, at: event.at.toISOString(), message: formatAuditMessage(event) };
+  const record: Record<string, unknown> = {};
+  for (const key of FIELDS) {
+    const value = event[key];
+    if (value !== undefined || key === 'user') record[key] = value instanceof Date ? value.toISOString() : (value ?? null);
+  }
+  record.message = formatAuditMessage(event);
+  return record;
 }
 
 function checkSink(sink: unknown, index: number): AuditSink {
@@ -163,9 +201,10 @@ export function pinoSink(logger: PinoLike): AuditSink {
   if (typeof logger?.info !== 'function' || typeof logger.warn !== 'function') throw new TypeError('pinoSink needs a pino logger (an object with info and warn)');
   return {
     write(event) {
-      const record = { audit: { ...event, at: event.at.toISOString() } };
-      if (event.outcome === 'success') logger.info(record, formatAuditMessage(event));
-      else logger.warn(record, formatAuditMessage(event));
+      const { message, ...fields } = auditRecord(event);
+      const record = { audit: fields };
+      if (event.outcome === 'success') logger.info(record, message as string);
+      else logger.warn(record, message as string);
     },
   };
 }

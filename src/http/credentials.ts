@@ -17,23 +17,43 @@ const NONE: Credential = { kind: 'none' };
 // RFC 7235: auth-scheme is a token; credentials are token68 for both schemes used here.
 const SCHEME_AND_VALUE = /^([!#$%&'*+.^_`|~0-9A-Za-z-]+) +([A-Za-z0-9._~+/-]+=*)$/;
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
-const TOKEN_TEXT = /^[0-9A-Za-z_]+$/;
 const CONTROL = /[\x00-\x1f\x7f-\x9f]/;
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 /** Every Authorization value of the request, one per header line (Node keeps only the first in `headers`). */
-function authorizationValues(req: IncomingMessage, first: string): string[] {
+function authorizationValues(req: IncomingMessage): string[] {
   const raw = req.rawHeaders;
-  let values: string[] | undefined;
-  let seen = 0;
-  for (let i = 0; i < raw.length; i += 2) {
-    const name = raw[i]!;
-    if (name.length === 13 && name.toLowerCase() === 'authorization') {
-      if (++seen === 2) values = [first];
-      if (seen >= 2) values!.push(raw[i + 1]!);
-    }
+  const values: string[] = [];
+  for (let i = 0; i < raw.length; i += 2) if (isAuthorizationName(raw[i]!)) values.push(raw[i + 1]!);
+  return values;
+}
+
+/** How many Authorization header lines the request has. */
+function authorizationCount(req: IncomingMessage): number {
+  const raw = req.rawHeaders;
+  let count = 0;
+  for (let i = 0; i < raw.length; i += 2) if (isAuthorizationName(raw[i]!)) count++;
+  return count;
+}
+
+const isAuthorizationName = (name: string): boolean => name.length === 13 && name.toLowerCase() === 'authorization';
+
+/** Whether `value` starts with `Bearer ` (the scheme in any case, one space). */
+function bearerScheme(value: string): boolean {
+  if (value.length < 8 || value.charCodeAt(6) !== 0x20) return false;
+  for (let i = 0; i < 6; i++) if ((value.charCodeAt(i) | 0x20) !== BEARER.charCodeAt(i)) return false;
+  return true;
+}
+const BEARER = 'bearer';
+
+/** Whether `value` from `start` on is one run of a token's alphabet, base62 and `_`. */
+function tokenTextFrom(value: string, start: number): boolean {
+  for (let i = start; i < value.length; i++) {
+    const c = value.charCodeAt(i);
+    // 0-9, A-Z, _ , a-z
+    if (!((c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5a) || c === 0x5f || (c >= 0x61 && c <= 0x7a))) return false;
   }
-  return values ?? [first];
+  return true;
 }
 
 /** Decodes strict, canonical base64 to UTF-8 text; undefined when it is anything else. */
@@ -68,16 +88,18 @@ function mentionsPrefix(value: string, prefix: string): boolean {
  */
 export function readCredential(req: IncomingMessage, prefix: string): Credential {
   // The common cases first: no header at all, or one header that does not mention the prefix.
-  const single = req.headers.authorization;
-  if (single === undefined) return NONE;
-  const values = authorizationValues(req, single);
-  if (!values.some((v) => mentionsPrefix(v, prefix))) return NONE;
-  if (values.length !== 1) return { kind: 'malformed', detail: `${values.length} Authorization headers` };
-  const value = values[0]!;
+  const value = req.headers.authorization;
+  if (value === undefined) return NONE;
+  const count = authorizationCount(req);
+  if (count > 1) {
+    const values = authorizationValues(req);
+    for (const v of values) if (mentionsPrefix(v, prefix)) return { kind: 'malformed', detail: `${values.length} Authorization headers` };
+    return NONE;
+  }
+  if (!mentionsPrefix(value, prefix)) return NONE;
   // The common case, checked without a regex: "Bearer " and one run of base62 and "_" (a token's alphabet).
-  if (value.length <= MAX_AUTHORIZATION_BYTES && value.length > 7 && value.charCodeAt(6) === 0x20 && value.slice(0, 6).toLowerCase() === 'bearer') {
-    const token = value.slice(7);
-    if (TOKEN_TEXT.test(token)) return { kind: 'token', via: 'bearer', token, username: undefined };
+  if (value.length <= MAX_AUTHORIZATION_BYTES && bearerScheme(value) && tokenTextFrom(value, 7)) {
+    return { kind: 'token', via: 'bearer', token: value.slice(7), username: undefined };
   }
   if (Buffer.byteLength(value) > MAX_AUTHORIZATION_BYTES) return { kind: 'malformed', detail: `the Authorization header is over ${MAX_AUTHORIZATION_BYTES} bytes` };
   const match = SCHEME_AND_VALUE.exec(value.trim());

@@ -1,10 +1,10 @@
 // tokenGuard (SPEC §5): the Express middleware that authenticates API tokens, enforces scope, restrictions
 // and rate limits, audits every token call and denial, and fails closed.
-import type { ServerResponse } from 'node:http';
+import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
 import { canonicalizePath, isJsonContentType } from '../rules/canonical.js';
-import { evaluateRestrictions, needsJsonBody } from '../rules/evaluate.js';
-import type { RestrictionSet } from '../rules/parse.js';
-import type { AuditEvent, AuditHook } from '../tokens/audit.js';
+import { allowingLine, evaluateRestrictions, needsJsonBody } from '../rules/evaluate.js';
+import { RestrictionSet } from '../rules/parse.js';
+import type { AuditEvent, AuditEventType, AuditHook } from '../tokens/audit.js';
 import { parseToken } from '../tokens/format.js';
 import type { TokenService, VerifyResult } from '../tokens/service.js';
 import type { TokenRecord } from '../tokens/store.js';
@@ -12,7 +12,7 @@ import { bodyConsumed, DEFAULT_BODY_LIMIT, parseByteLimit, readJsonBody } from '
 import { readCredential } from './credentials.js';
 import { GuardError, logErrorToConsole, quoteParam, writeGuardError, type GuardErrorCode } from './errors.js';
 import { TokenRateLimiter, type TokenRateLimitOptions } from './rate-limit.js';
-import { candidateMethods, clientIp, pathPart, requestIdOf, routingOf, targetOf, userAgentOf, type GuardRequest, type Routing } from './request.js';
+import { candidateMethods, clientIp, pathPart, requestIdOf, routingOf, settingsOf, targetOf, userAgentOf, type AppSettings, type GuardRequest, type Routing } from './request.js';
 import { Scope } from './scope.js';
 
 /** Who a token call acts as; put on the request as `req.tokenfence`. */
@@ -164,12 +164,13 @@ interface MethodLock {
   readonly check: (req: GuardRequest, lock: MethodLock, value: unknown) => void;
 }
 /** Whether the request may carry a body (RFC 9112 §6.3: a Content-Length other than 0, or Transfer-Encoding). */
-const mayHaveBody = (req: GuardRequest): boolean => {
-  const headers = req.headers;
+const mayHaveBody = (headers: IncomingHttpHeaders): boolean => {
   const length = headers['content-length'];
   return headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
 };
 const METHOD_LOCK = Symbol('tokenfence.methodLock');
+const USED: AuditEventType = 'token.used';
+const DENIED: AuditEventType = 'token.denied';
 /** One descriptor for every request, so locked requests share a shape and no closures are made per call. */
 const METHOD_DESCRIPTOR: PropertyDescriptor = {
   configurable: true,
@@ -183,13 +184,28 @@ const METHOD_DESCRIPTOR: PropertyDescriptor = {
   },
 };
 
-/** What the guard knows about a token call so far, for the audit event of its outcome. */
+/**
+ * One call through the guard: what it read off the request, and what it knows so far for the audit event of
+ * the outcome.
+ *
+ * Each request property is read once, here or on the way, and none after `req.tokenfence` is set. Express
+ * gives every request object a hidden class of its own (its prototype is swapped per app), so V8 cannot
+ * cache a property lookup from one request to the next; adding `tokenfence` makes yet another one. Reading
+ * from this object instead costs nothing.
+ */
 interface CallContext {
   user: string | null;
   tokenId: string | undefined;
   via: 'bearer' | 'basic' | undefined;
   /** The client address, once read (Express's `req.ip` runs proxy-addr each time). */
   ip: string | null | undefined;
+  readonly headers: IncomingHttpHeaders;
+  /** The request target as received (`originalUrl`). */
+  readonly target: string;
+  /** `req.method` when the guard ran. */
+  readonly method: string;
+  /** The settings of the app that runs the request (routing, `trust proxy`). */
+  readonly settings: AppSettings | undefined;
 }
 
 /**
@@ -215,7 +231,7 @@ export function tokenGuard(options: TokenGuardOptions): TokenGuard {
   const onError =
     options.onError ?? (logger === undefined ? logErrorToConsole : (error: unknown, context: string) => logger.error({ err: describeError(error) }, `tokenfence: ${context}`));
   const auditHook = options.audit;
-  const requestId = options.requestId ?? requestIdOf;
+  const requestId = options.requestId;
   const setUser = options.setUser ?? false;
   const challenge = {
     none: `Bearer realm=${realm}`,
@@ -226,26 +242,28 @@ export function tokenGuard(options: TokenGuardOptions): TokenGuard {
   // A client that pastes a token into the path or a request id must not get it into the audit trail.
   const tokenText = new RegExp(`${prefix}[0-9A-Za-z]*`, 'g');
   const redact = (text: string): string => (text.includes(prefix) ? text.replace(tokenText, `${prefix}[redacted]`) : text);
-  const audit = (req: GuardRequest, event: Pick<AuditEvent, 'type' | 'outcome' | 'user' | 'tokenId' | 'via' | 'reason' | 'status' | 'line'>, ip: string | null | undefined): void => {
+  /** Emits the event of a call's outcome: `token.used` with the allowing line, or `token.denied` with the refusal. */
+  const audit = (req: GuardRequest, call: CallContext, line: number | undefined, refusal: GuardError | undefined): void => {
     if (auditHook === undefined) return;
-    const path = redact(pathPart(targetOf(req)));
-    const id = requestId(req);
-    const userAgent = userAgentOf(req);
+    const path = redact(pathPart(call.target));
+    const headers = call.headers;
+    const id = requestId === undefined ? requestIdOf(headers) : requestId(req);
+    const userAgent = userAgentOf(headers);
     const full: AuditEvent = {
-      type: event.type,
+      type: refusal === undefined ? USED : DENIED,
       at: new Date(),
-      user: event.user,
-      tokenId: event.tokenId,
-      via: event.via,
-      method: req.method ?? 'GET',
+      user: call.user,
+      tokenId: call.tokenId,
+      via: call.via,
+      method: call.method,
       path: path.length > MAX_AUDIT_PATH ? `${path.slice(0, MAX_AUDIT_PATH)}…` : path,
-      ip: ip === undefined ? clientIp(req) : ip,
+      ip: call.ip === undefined ? clientIp(req, call.settings) : call.ip,
       userAgent: userAgent === undefined ? undefined : redact(userAgent),
-      outcome: event.outcome,
-      reason: event.reason,
-      status: event.status,
-      line: event.line,
+      outcome: refusal === undefined ? 'success' : 'failure',
+      reason: refusal?.code,
       requestId: id === undefined || id.includes(prefix) ? undefined : id,
+      line,
+      status: refusal?.status,
     };
     try {
       const result = auditHook(full);
@@ -255,36 +273,37 @@ export function tokenGuard(options: TokenGuardOptions): TokenGuard {
     }
   };
 
-  const deny = (req: GuardRequest, res: ServerResponse, error: GuardError, call: CallContext | null, headers: Record<string, string> = {}): void => {
+  const deny = (req: GuardRequest, res: ServerResponse, error: GuardError, call: CallContext, headers: Record<string, string> = {}): void => {
     if (error.status === 401) headers['WWW-Authenticate'] = error.code === 'credentials_required' ? challenge.none : challenge.invalid;
     else if (error.status === 403) headers['WWW-Authenticate'] = challenge.scope;
-    audit(
-      req,
-      { type: 'token.denied', outcome: 'failure', user: call?.user ?? null, tokenId: call?.tokenId, via: call?.via, reason: error.code, status: error.status, line: undefined },
-      call?.ip,
-    );
+    audit(req, call, undefined, error);
     writeGuardError(res, error, headers);
   };
 
   const refuse = (code: GuardErrorCode, message?: string, explanation?: string): GuardError => new GuardError(code, message, explanation);
 
   /** Evaluates every candidate method; the first refusal, or the line that allowed `req.method`. */
-  const evaluate = (set: RestrictionSet, req: GuardRequest, target: string, methods: Iterable<string>, routing: Routing, body: unknown): GuardError | number | undefined => {
-    const contentType = req.headers['content-type'];
+  const evaluate = (set: RestrictionSet, call: CallContext, target: string, methods: Iterable<string>, routing: Routing, body: unknown): GuardError | number | undefined => {
+    const contentType = call.headers['content-type'];
     let line: number | undefined;
     let first = true;
     for (const method of methods) {
+      const allowed = allowingLine(set, method, target, contentType, body, routing);
+      if (first) line = allowed === 0 ? undefined : allowed;
+      first = false;
+      if (allowed >= 0) continue;
+      // Denied: the full evaluation says why.
       const decision = evaluateRestrictions(set, { method, url: target, contentType, body }, routing);
       if (!decision.allowed) {
         if (decision.reason === 'ambiguous_path' || decision.reason === 'ambiguous_query') {
           return refuse('ambiguous_request', undefined, decision.explanation);
         }
-        const as = method === (req.method ?? '').toUpperCase() ? '' : `the request could also run as ${method} (a method override), and `;
+        const as = method === call.method.toUpperCase() ? '' : `the request could also run as ${method} (a method override), and `;
         // The explanation names the path: a token pasted into it must not come back in the body.
         return refuse('restricted', undefined, explain ? redact(as + decision.explanation) : undefined);
       }
-      if (first) line = decision.line;
-      first = false;
+      // Unreachable while allowingLine and evaluateRestrictions agree (a test holds them to it); fail closed.
+      return refuse('restricted');
     }
     return line;
   };
@@ -296,10 +315,9 @@ export function tokenGuard(options: TokenGuardOptions): TokenGuard {
   const checkLateMethod = (req: GuardRequest, lock: MethodLock, value: unknown): void => {
     const method = String(value).toUpperCase();
     if (!lock.approved.includes(method)) {
-      const verdict = evaluate(lock.set, req, lock.target, [method], lock.routing, bodyConsumed(req) ? req.body : undefined);
+      const verdict = evaluate(lock.set, lock.call, lock.target, [method], lock.routing, bodyConsumed(req) ? req.body : undefined);
       if (verdict instanceof GuardError) {
-        const call = lock.call;
-        audit(req, { type: 'token.denied', outcome: 'failure', user: call.user, tokenId: call.tokenId, via: call.via, reason: verdict.code, status: verdict.status, line: undefined }, call.ip);
+        audit(req, lock.call, undefined, verdict);
         // Thrown into the host's middleware, so its error handler answers (Express uses `status`).
         // No stack trace: a development error page prints `stack`.
         verdict.stack = `${verdict.name}: ${verdict.message}`;
@@ -324,12 +342,11 @@ export function tokenGuard(options: TokenGuardOptions): TokenGuard {
     const credential = readCredential(req, prefix);
     if (credential.kind === 'none') {
       if (required) {
-        const target = targetOf(req);
-        const routing = routingOf(req, options.caseSensitive, options.strict);
-        const canonical = canonicalizePath(pathPart(target), routing);
+        const routing = routingOf(call.settings, options.caseSensitive, options.strict);
+        const canonical = canonicalizePath(pathPart(call.target), routing);
         // An ambiguous path cannot be placed outside the scope, so it counts as inside.
         if (!canonical.ok || scope.matches(canonical.path, routing.caseSensitive, routing.strict)) {
-          deny(req, res, refuse('credentials_required'), null);
+          deny(req, res, refuse('credentials_required'), call);
           return;
         }
       }
@@ -337,12 +354,12 @@ export function tokenGuard(options: TokenGuardOptions): TokenGuard {
       return;
     }
     if (credential.kind === 'malformed') {
-      deny(req, res, refuse('malformed'), null);
+      deny(req, res, refuse('malformed'), call);
       return;
     }
     call.user = credential.username ?? null;
     call.via = credential.via;
-    call.ip = clientIp(req);
+    call.ip = clientIp(req, call.settings);
     const context = { username: credential.username, ip: call.ip };
     const quick = tokens.verifySync(credential.token, context);
     if (quick !== undefined) return verified(req, res, next, call, credential.token, quick);
@@ -370,8 +387,8 @@ export function tokenGuard(options: TokenGuardOptions): TokenGuard {
   };
 
   const authorize = (req: GuardRequest, res: ServerResponse, next: NextFunction, call: CallContext, result: VerifiedToken, rateHeaders: Record<string, string> | undefined): Step => {
-    const target = targetOf(req);
-    const routing = routingOf(req, options.caseSensitive, options.strict);
+    const target = call.target;
+    const routing = routingOf(call.settings, options.caseSensitive, options.strict);
     const canonical = canonicalizePath(pathPart(target), routing);
     if (!canonical.ok) {
       deny(req, res, refuse('ambiguous_request', undefined, canonical.message), call);
@@ -384,7 +401,7 @@ export function tokenGuard(options: TokenGuardOptions): TokenGuard {
     const set = result.restrictions;
     const methods = candidateMethods(req, target);
     // Only JsonData constraints read a body, and only a JSON content type can satisfy them.
-    const contentType = req.headers['content-type'];
+    const contentType = call.headers['content-type'];
     if (contentType === undefined || !isJsonContentType(contentType)) return decide(req, res, next, call, result, rateHeaders, target, routing, methods, undefined);
     if (bodyConsumed(req)) return decide(req, res, next, call, result, rateHeaders, target, routing, methods, req.body);
     let needed = false;
@@ -410,30 +427,43 @@ export function tokenGuard(options: TokenGuardOptions): TokenGuard {
     body: unknown,
   ): Step => {
     const set = result.restrictions;
-    const verdict = evaluate(set, req, target, methods, routing, body);
+    const verdict = evaluate(set, call, target, methods, routing, body);
     if (verdict instanceof GuardError) {
       deny(req, res, verdict, call);
       return;
     }
+    // Header and query overrides were all checked above; what is left is an override read from the body
+    // later (method-override with a body getter), so only a request that may carry a body is locked.
+    // Without method lists a change of method cannot change the decision: no lock either.
+    const lock = RestrictionSet.compiled(set).hasMethods && mayHaveBody(call.headers);
     const principal: TokenPrincipal = { user: result.user, tokenId: result.record.id, via: call.via!, token: result.record, line: verdict };
     (req as { tokenfence?: TokenPrincipal }).tokenfence = principal;
-    const complete = (): void => {
-      // Header and query overrides were all checked above; what is left is an override read from the body
-      // later (method-override with a body getter), so only a request that may carry a body is locked.
-      // Without method lists a change of method cannot change the decision: no lock either.
-      if (mayHaveBody(req) && set.rules.some((rule) => rule.methods !== null)) lockMethod(req, set, target, methods, routing, call);
-      if (rateHeaders !== undefined) for (const name in rateHeaders) res.setHeader(name, rateHeaders[name]!);
-      audit(req, { type: 'token.used', outcome: 'success', user: principal.user, tokenId: principal.tokenId, via: principal.via, reason: undefined, status: undefined, line: principal.line }, call.ip);
-      next();
-    };
     if (setUser === true) (req as { user?: unknown }).user = principal;
     else if (typeof setUser === 'function') {
       return Promise.resolve(setUser(principal, req)).then((user) => {
         (req as { user?: unknown }).user = user;
-        complete();
+        complete(req, res, next, call, lock ? set : undefined, target, methods, routing, rateHeaders, verdict);
       });
     }
-    complete();
+    complete(req, res, next, call, lock ? set : undefined, target, methods, routing, rateHeaders, verdict);
+  };
+
+  const complete = (
+    req: GuardRequest,
+    res: ServerResponse,
+    next: NextFunction,
+    call: CallContext,
+    lockSet: RestrictionSet | undefined,
+    target: string,
+    methods: string[],
+    routing: Routing,
+    rateHeaders: Record<string, string> | undefined,
+    line: number | undefined,
+  ): void => {
+    if (lockSet !== undefined) lockMethod(req, lockSet, target, methods, routing, call);
+    if (rateHeaders !== undefined) for (const name in rateHeaders) res.setHeader(name, rateHeaders[name]!);
+    audit(req, call, line, undefined);
+    next();
   };
 
   const fail = (req: GuardRequest, res: ServerResponse, err: unknown, call: CallContext): void => {
@@ -447,11 +477,12 @@ export function tokenGuard(options: TokenGuardOptions): TokenGuard {
   };
   const guard = ((req: GuardRequest, res: ServerResponse, next: NextFunction): void => {
     // No Authorization header at all (anonymous, or the host's own session): nothing to do.
-    if (!required && req.headers.authorization === undefined) {
+    const headers = req.headers;
+    if (!required && headers.authorization === undefined) {
       next();
       return;
     }
-    const call: CallContext = { user: null, tokenId: undefined, via: undefined, ip: undefined };
+    const call: CallContext = { user: null, tokenId: undefined, via: undefined, ip: undefined, headers, target: targetOf(req), method: req.method ?? 'GET', settings: settingsOf(req) };
     let step: Step;
     try {
       step = handle(req, res, next, call);

@@ -1,6 +1,6 @@
 // What the guard reads off an Express request: the target as received, the router's matching settings,
 // every method the request could run as, and the client details for audit events.
-import type { IncomingMessage } from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 
 /** The parts of an Express request the guard uses (Express 4 and 5 alike). */
 export interface GuardRequest extends IncomingMessage {
@@ -36,17 +36,34 @@ const ROUTING: readonly Routing[] = [
   { caseSensitive: true, strict: true },
 ];
 
-/** The routing of the app that runs this request, each setting overridable by the guard's options. */
-export function routingOf(req: GuardRequest, caseSensitive: boolean | undefined, strict: boolean | undefined): Routing {
-  // `settings` inherits a parent app's settings through its prototype, as `app.get` does.
-  const settings = req.app?.settings;
+/** An Express app's settings object; a mounted app's inherits its parent's through the prototype, as `app.get` does. */
+export type AppSettings = Record<string, unknown>;
+
+let lastProto: object | null = null;
+let lastSettings: AppSettings | undefined;
+
+/**
+ * The settings of the app that runs this request, if it runs in Express. Express puts `app` on the
+ * request's prototype (`app.request`), one per app: it is read from there, and remembered for the last
+ * prototype, rather than through the request (a slow lookup in Express; see `CallContext` in guard.ts).
+ */
+export function settingsOf(req: GuardRequest): AppSettings | undefined {
+  const proto = Object.getPrototypeOf(req) as { app?: GuardRequest['app'] } | null;
+  if (proto !== lastProto) {
+    lastProto = proto;
+    lastSettings = proto?.app?.settings;
+  }
+  // An `app` of the request's own (not Express's way, but possible) wins.
+  return Object.hasOwn(req, 'app') ? req.app?.settings : lastSettings;
+}
+
+/** The routing of the app with these settings, each setting overridable by the guard's options. */
+export function routingOf(settings: AppSettings | undefined, caseSensitive: boolean | undefined, strict: boolean | undefined): Routing {
   const cs = caseSensitive ?? (settings !== undefined && settings['case sensitive routing'] === true);
   const st = strict ?? (settings !== undefined && settings['strict routing'] === true);
   return ROUTING[(cs ? 1 : 0) | (st ? 2 : 0)]!;
 }
 
-/** The headers method-override and similar middleware read (lower-case). */
-export const OVERRIDE_HEADERS: readonly string[] = ['x-http-method-override', 'x-http-method', 'x-method-override'];
 const METHOD_PARAM = /^_method(?:$|[[.])/i;
 
 function addSplit(methods: string[], value: unknown): void {
@@ -75,18 +92,23 @@ function lenientDecode(text: string): string {
  * method-override), the `X-HTTP-Method-Override`, `X-HTTP-Method` and `X-Method-Override` headers (every
  * header line, every comma-separated value), any `_method` query parameter (in any case, with bracket
  * forms, decoded leniently as qs would) and a `_method` field of an already-parsed body.
+ *
+ * `originalMethod` and `body` are looked for as the request's own properties, which is how method-override
+ * and the body parsers set them. Looking up a property a request does not have is slow in Express (see
+ * `CallContext` in guard.ts), and most requests have neither.
  */
 export function candidateMethods(req: GuardRequest, target: string): string[] {
   const methods = [(req.method ?? 'GET').toUpperCase()];
-  if (typeof req.originalMethod === 'string') addSplit(methods, req.originalMethod);
+  if (Object.hasOwn(req, 'originalMethod') && typeof req.originalMethod === 'string') addSplit(methods, req.originalMethod);
+  // Node joins repeated unknown headers with ", ", so every line is seen here. (The names are written out:
+  // a lookup by a constant name is cheaper than one by a variable.)
   const headers = req.headers;
-  for (const name of OVERRIDE_HEADERS) {
-    const value = headers[name];
-    if (value !== undefined) {
-      // Node joins repeated unknown headers with ", ", so every line is seen here.
-      addSplit(methods, value);
-    }
-  }
+  const a = headers['x-http-method-override'];
+  const b = headers['x-http-method'];
+  const c = headers['x-method-override'];
+  if (a !== undefined) addSplit(methods, a);
+  if (b !== undefined) addSplit(methods, b);
+  if (c !== undefined) addSplit(methods, c);
   const q = target.indexOf('?');
   if (q >= 0 && /_method|%5f/i.test(target.slice(q))) {
     for (const pair of target.slice(q + 1).split('&')) {
@@ -95,7 +117,7 @@ export function candidateMethods(req: GuardRequest, target: string): string[] {
       if (METHOD_PARAM.test(name)) addSplit(methods, eq < 0 ? '' : lenientDecode(pair.slice(eq + 1)));
     }
   }
-  const body = req.body;
+  const body = Object.hasOwn(req, 'body') ? req.body : undefined;
   if (typeof body === 'object' && body !== null && Object.hasOwn(body, '_method')) addSplit(methods, (body as { _method: unknown })._method);
   return methods;
 }
@@ -103,20 +125,20 @@ export function candidateMethods(req: GuardRequest, target: string): string[] {
 const REQUEST_ID = /^[\w.:@/+=-]{1,128}$/;
 
 /** A well-formed `X-Request-Id` header, else undefined (it reaches audit logs, so it is checked). */
-export function requestIdOf(req: IncomingMessage): string | undefined {
-  const value = req.headers['x-request-id'];
+export function requestIdOf(headers: IncomingHttpHeaders): string | undefined {
+  const value = headers['x-request-id'];
   return typeof value === 'string' && REQUEST_ID.test(value) ? value : undefined;
 }
 
 /** The client address: Express's `req.ip` (which honours `trust proxy`), else the socket's. */
-export function clientIp(req: GuardRequest): string | null {
+export function clientIp(req: GuardRequest, settings: AppSettings | undefined): string | null {
   // Without `trust proxy` (Express's default) req.ip is the socket's address; proxy-addr need not run.
-  if (req.app?.settings?.['trust proxy'] === false) return req.socket?.remoteAddress ?? null;
+  if (settings?.['trust proxy'] === false) return req.socket?.remoteAddress ?? null;
   return req.ip ?? req.socket?.remoteAddress ?? null;
 }
 
 /** The User-Agent for audit events, cut to 256 characters. */
-export function userAgentOf(req: IncomingMessage): string | undefined {
-  const ua = req.headers['user-agent'];
+export function userAgentOf(headers: IncomingHttpHeaders): string | undefined {
+  const ua = headers['user-agent'];
   return ua === undefined ? undefined : ua.length > 256 ? ua.slice(0, 256) : ua;
 }

@@ -8,6 +8,10 @@ export const DEFAULT_SCOPE: readonly string[] = ['/rest/*path'];
 export class Scope {
   readonly patterns: readonly string[];
   readonly #regexes = new Map<number, RegExp[]>();
+  // The last answer: calls come with the same path again and again (canonicalizePath hands out one string).
+  #lastPath: string | undefined;
+  #lastMode = 0;
+  #lastResult = false;
 
   constructor(patterns: string | readonly string[] = DEFAULT_SCOPE) {
     const list = typeof patterns === 'string' ? [patterns] : patterns;
@@ -28,12 +32,22 @@ export class Scope {
   /** Whether a canonical (decoded, dot-free) path is in scope. */
   matches(path: string, caseSensitive: boolean, strict: boolean): boolean {
     const mode = (caseSensitive ? 1 : 0) | (strict ? 2 : 0);
+    if (path === this.#lastPath && mode === this.#lastMode) return this.#lastResult;
     let regexes = this.#regexes.get(mode);
     if (regexes === undefined) {
       regexes = this.patterns.map((p) => pathToRegexp(p, { sensitive: caseSensitive, trailing: !strict }).regexp);
       this.#regexes.set(mode, regexes);
     }
-    for (const re of regexes) if (re.test(path)) return true;
-    return false;
+    let result = false;
+    for (const re of regexes) {
+      if (re.test(path)) {
+        result = true;
+        break;
+      }
+    }
+    this.#lastPath = path;
+    this.#lastMode = mode;
+    this.#lastResult = result;
+    return result;
   }
 }

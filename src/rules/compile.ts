@@ -230,6 +230,17 @@ export class CompiledSet {
   readonly rules: readonly CompiledRule[];
   readonly hasQuery: boolean;
   readonly hasJson: boolean;
+  /** Whether any rule has a method list (without one, a change of method cannot change a decision). */
+  readonly hasMethods: boolean;
+  /**
+   * The last decision that depended on method, path and case mode only (no rule with a QueryParam or
+   * JsonData constraint got as far as its constraints): the line, or -1 for none. `memoPath` is a
+   * canonical path; undefined until the first such decision.
+   */
+  memoPath: string | undefined = undefined;
+  memoBit = 0;
+  memoCaseSensitive = false;
+  memoLine = -1;
   private indexInsensitive: TrigramIndex | undefined;
   private indexSensitive: TrigramIndex | undefined;
   /** Per-evaluation memo of URL-group results: valid where `urlStamp[g] === stamp`. */
@@ -249,6 +260,7 @@ export class CompiledSet {
     this.urlResult = new Uint8Array(groups.size);
     this.hasQuery = this.rules.some((r) => r.query.length > 0);
     this.hasJson = this.rules.some((r) => r.json.length > 0);
+    this.hasMethods = this.rules.some((r) => r.rule.methods !== null);
     if (rules.length >= INDEX_THRESHOLD) this.indexInsensitive = new TrigramIndex(this.rules.map((r) => r.literalLower));
   }
 

@@ -189,6 +189,11 @@ function ruleFailure(rule: CompiledRule, subject: Subject): string | null {
 function ruleHolds(compiled: CompiledSet, rule: CompiledRule, subject: Subject, haystack: string): boolean {
   if ((rule.mask & subject.bit) === 0) return false;
   if (!compiled.urlMatches(rule, subject.path, haystack, subject.caseSensitive)) return false;
+  return constraintsHold(rule, subject);
+}
+
+/** Whether the rule's QueryParam and JsonData constraints hold. */
+function constraintsHold(rule: CompiledRule, subject: Subject): boolean {
   for (const c of rule.query) if (checkQuery(c, subject) !== null) return false;
   for (const c of rule.json) if (checkJson(c, subject) !== null) return false;
   return true;
@@ -252,6 +257,51 @@ export function evaluateRestrictions(set: RestrictionSet, request: RestrictionRe
   }
   const reason: DenialReason = compiled.hasQuery && failedOnAmbiguousQuery(compiled, subject, haystack) ? 'ambiguous_query' : 'no_rule_matched';
   return new RestrictionDecision(false, undefined, reason, () => explainDenial(rules, subject));
+}
+
+/**
+ * The guard's question, without allocating: the line of the first rule that allows the request, 0 for a set
+ * without rules, or -1 when the request is denied for any reason (`evaluateRestrictions` then says why).
+ * Always the decision `evaluateRestrictions` makes. `method` is upper-case. A decision that depended on
+ * method, path and case mode alone is remembered on the compiled set, for the next call with the same ones.
+ */
+export function allowingLine(set: RestrictionSet, method: string, target: string, contentType: string | undefined, body: unknown, options: EvaluateOptions): number {
+  const compiled = RestrictionSet.compiled(set);
+  const q = target.indexOf('?');
+  const canonical = canonicalizePath(q < 0 ? target : target.slice(0, q), options);
+  if (!canonical.ok || (q >= 0 && target.includes('#', q))) return -1;
+  const rules = compiled.rules;
+  if (rules.length === 0) return 0;
+  const bit = methodBit(method);
+  const caseSensitive = options.caseSensitive === true;
+  const path = canonical.path;
+  if (compiled.memoPath === path && compiled.memoBit === bit && compiled.memoCaseSensitive === caseSensitive) return compiled.memoLine;
+  const haystack = caseSensitive ? path : asciiLowerCase(path);
+  const index = compiled.index(caseSensitive);
+  compiled.begin();
+  let subject: Subject | undefined;
+  let line = -1;
+  let pure = true;
+  const count = index === undefined ? rules.length : 0;
+  const candidates = index === undefined ? undefined : index.candidates(haystack);
+  for (let k = 0, n = candidates === undefined ? count : candidates.length; k < n; k++) {
+    const rule = rules[candidates === undefined ? k : candidates[k]!]!;
+    if ((rule.mask & bit) === 0 || !compiled.urlMatches(rule, path, haystack, caseSensitive)) continue;
+    if (rule.query.length > 0 || rule.json.length > 0) {
+      pure = false;
+      subject ??= { method, bit, path, rawQuery: q < 0 ? '' : target.slice(q + 1), contentType, body, caseSensitive, query: undefined };
+      if (!constraintsHold(rule, subject)) continue;
+    }
+    line = rule.line;
+    break;
+  }
+  if (pure) {
+    compiled.memoPath = path;
+    compiled.memoBit = bit;
+    compiled.memoCaseSensitive = caseSensitive;
+    compiled.memoLine = line;
+  }
+  return line;
 }
 
 const NON_ASCII = /[^\x00-\x7f]/;

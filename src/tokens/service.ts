@@ -168,6 +168,8 @@ export function createTokenService(options: TokenServiceOptions): TokenService {
   const prefix = checkPrefix(options.prefix ?? DEFAULT_PREFIX);
   const hasher = new SecretHasher(options.pepper);
   const clock = options.clock ?? (() => new Date());
+  /** The time for a verify: the configured clock, or the time the row cache just read (one clock read a call). */
+  const nowFrom = options.clock === undefined ? (ms: number): Date => new Date(ms) : (): Date => clock();
   const flushMs = options.usageFlushMs ?? 1000;
   const cacheSize = options.cacheSize ?? 1000;
   const recordCacheMs = options.recordCacheMs ?? 500;
@@ -225,6 +227,10 @@ export function createTokenService(options: TokenServiceOptions): TokenService {
   interface CachedRow {
     stored: StoredToken;
     until: number;
+    /** When the row stops being usable (revocation or expiry, whichever is first), in ms; Infinity for never. */
+    endsAt: number;
+    /** Whether the row's lifetime is within the policy (`lifetimeProblem`), worked out once per read. */
+    withinPolicy: boolean;
     restrictions: RestrictionSet | undefined;
     token: string | undefined;
   }
@@ -237,10 +243,10 @@ export function createTokenService(options: TokenServiceOptions): TokenService {
     rows.delete(id);
   };
   /** The cached row of `id` while it is fresh; a stale one is dropped. */
-  const freshRow = (id: string): CachedRow | undefined => {
+  const freshRow = (id: string, nowMs: number): CachedRow | undefined => {
     if (recordCacheMs === 0) return undefined;
     const cached = rows.get(id);
-    if (cached === undefined || cached.until > Date.now()) return cached;
+    if (cached === undefined || cached.until > nowMs) return cached;
     rows.delete(id);
     return undefined;
   };
@@ -249,16 +255,23 @@ export function createTokenService(options: TokenServiceOptions): TokenService {
     const started = epoch;
     await init();
     const stored = await store.get(id);
-    const entry: CachedRow | undefined = stored && { stored, until: Date.now() + recordCacheMs, restrictions: undefined, token: undefined };
+    const entry: CachedRow | undefined = stored && {
+      stored,
+      until: Date.now() + recordCacheMs,
+      endsAt: Math.min(stored.revokedAt?.getTime() ?? Infinity, stored.expiresAt?.getTime() ?? Infinity),
+      withinPolicy: lifetimeProblem(stored.createdAt, stored.expiresAt) === null,
+      restrictions: undefined,
+      token: undefined,
+    };
     if (entry === undefined || recordCacheMs === 0 || epoch !== started) return entry;
     if (rows.size >= MAX_CACHED_ROWS) rows.delete(rows.keys().next().value!);
     rows.set(id, entry);
     return entry;
   };
   /** A fresh row whose last matching token text is exactly `token` (compared in constant time). */
-  const repeatOf = (token: unknown): CachedRow | undefined => {
+  const repeatOf = (token: unknown, nowMs: number): CachedRow | undefined => {
     if (recordCacheMs === 0 || typeof token !== 'string' || token.length !== tokenLength || !token.startsWith(prefix)) return undefined;
-    const row = freshRow(token.slice(prefix.length, prefix.length + ID_LENGTH));
+    const row = freshRow(token.slice(prefix.length, prefix.length + ID_LENGTH), nowMs);
     return row !== undefined && row.token !== undefined && sameText(row.token, token) ? row : undefined;
   };
 
@@ -325,20 +338,22 @@ export function createTokenService(options: TokenServiceOptions): TokenService {
       });
     return flushing;
   };
-  const recordUse = (id: string, ip: string | null, at: Date): void => {
+  /** Counts a use; returns the token's pending usage, this use included. */
+  const recordUse = (id: string, ip: string | null, at: Date): UsageUpdate => {
     // The pending entry is updated in place (one object per token per flush, not per call); a flush
     // takes the entries and clears the map, so an entry is never changed after it was handed to the store.
-    const previous = pending.get(id) as { count: number; lastAccessed: Date; lastAccessedIp: string | null } | undefined;
-    if (previous === undefined) pending.set(id, { id, count: 1, lastAccessed: at, lastAccessedIp: ip });
+    let entry = pending.get(id) as { count: number; lastAccessed: Date; lastAccessedIp: string | null } | undefined;
+    if (entry === undefined) pending.set(id, (entry = { id, count: 1, lastAccessed: at, lastAccessedIp: ip } as UsageUpdate));
     else {
-      previous.count++;
-      previous.lastAccessed = at;
-      previous.lastAccessedIp = ip;
+      entry.count++;
+      entry.lastAccessed = at;
+      entry.lastAccessedIp = ip;
     }
     if (flushTimer === undefined) {
       flushTimer = setTimeout(() => void flush(), flushMs);
       flushTimer.unref();
     }
+    return entry as UsageUpdate;
   };
 
   const mustGet = async (id: string): Promise<StoredToken> => {
@@ -365,12 +380,15 @@ export function createTokenService(options: TokenServiceOptions): TokenService {
   };
 
   /** The checks after the secret matched: revocation, expiry, policy, user; then the use is recorded. */
-  const accept = (row: CachedRow, context: { username?: string; ip?: string | null }): VerifyResult => {
+  const accept = (row: CachedRow, context: { username?: string; ip?: string | null }, nowMs: number): VerifyResult => {
     const stored = row.stored;
-    const now = clock();
-    if (stored.revokedAt !== null && stored.revokedAt <= now) return { ok: false, reason: 'revoked' };
-    if (stored.expiresAt !== null && stored.expiresAt <= now) return { ok: false, reason: 'expired' };
-    if (lifetimeProblem(stored.createdAt, stored.expiresAt) !== null) return { ok: false, reason: 'policy' };
+    const now = nowFrom(nowMs);
+    // Written so that an unreadable date (NaN) refuses the token too.
+    if (!(now.getTime() < row.endsAt)) {
+      if (stored.revokedAt !== null && stored.revokedAt <= now) return { ok: false, reason: 'revoked' };
+      return { ok: false, reason: 'expired' };
+    }
+    if (!row.withinPolicy) return { ok: false, reason: 'policy' };
     const username = typeof context.username === 'string' ? context.username : undefined;
     let user: string;
     if (stored.owner === null) {
@@ -389,8 +407,7 @@ export function createTokenService(options: TokenServiceOptions): TokenService {
       onError(err, `token ${stored.id} has restrictions that do not parse`);
       return { ok: false, reason: 'policy' };
     }
-    recordUse(stored.id, context.ip ?? null, now);
-    return { ok: true, record: publicRecord(stored, pending.get(stored.id)), user, restrictions };
+    return { ok: true, record: publicRecord(stored, recordUse(stored.id, context.ip ?? null, now)), user, restrictions };
   };
 
   let purgeTimer: NodeJS.Timeout | undefined;
@@ -406,21 +423,24 @@ export function createTokenService(options: TokenServiceOptions): TokenService {
 
     verifySync(token, context = {}) {
       // A repeat of a token verified within recordCacheMs needs neither the checksum nor the hash again.
-      const repeat = repeatOf(token);
-      if (repeat !== undefined) return accept(repeat, context);
+      const nowMs = Date.now();
+      const repeat = repeatOf(token, nowMs);
+      if (repeat !== undefined) return accept(repeat, context, nowMs);
       const parsed = parseToken(token, prefix);
       return parsed.ok ? undefined : parsed;
     },
 
     async verify(token, context = {}) {
-      const repeat = repeatOf(token);
-      if (repeat !== undefined) return accept(repeat, context);
+      const nowMs = Date.now();
+      const repeat = repeatOf(token, nowMs);
+      if (repeat !== undefined) return accept(repeat, context, nowMs);
       const parsed = parseToken(token, prefix);
       if (!parsed.ok) return parsed;
-      const row = freshRow(parsed.id) ?? (await readRow(parsed.id));
+      const row = freshRow(parsed.id, nowMs) ?? (await readRow(parsed.id));
       if (row === undefined || !hasher.matches(parsed.secret, row.stored)) return { ok: false, reason: 'unknown' };
       if (recordCacheMs > 0) row.token = token as string;
-      return accept(row, context);
+      // After a store read, time has moved on.
+      return accept(row, context, Date.now());
     },
 
     async get(id) {

@@ -221,6 +221,27 @@ describe.each(EXPRESS_FLAVOURS)('tokenGuard on $name', (flavour: ExpressFlavour)
       expect((await send(insensitive.port, { path: '/rest/api/2/issue/KAN-1/', headers: [bearer(alice)] })).status).toBe(200);
     });
 
+    it('follows the settings of the app that runs the request: a sub-app of its own, and its parent, alternately', async () => {
+      const parent = flavour.create();
+      const child = flavour.create();
+      child.set('case sensitive routing', true);
+      child.use(tokenGuard({ tokens, scope: '/sub/rest/*path' }));
+      child.use((_req: Request, res) => res.json({ in: 'child' }));
+      parent.use('/sub', child);
+      parent.use(tokenGuard({ tokens }));
+      parent.use((_req: Request, res) => res.json({ in: 'parent' }));
+      const server = await listen(parent);
+      servers.push(server);
+      for (let i = 0; i < 3; i++) {
+        // In the child, case matters: /sub/REST is outside its scope.
+        expect(errorOf(await send(server.port, { path: '/sub/REST/x', headers: [bearer(open)] })).code).toBe('outside_token_scope');
+        expect((await send(server.port, { path: '/sub/rest/x', headers: [bearer(open)] })).json()).toEqual({ in: 'child' });
+        // In the parent it does not.
+        expect((await send(server.port, { path: '/REST/x', headers: [bearer(open)] })).json()).toEqual({ in: 'parent' });
+        expect((await send(server.port, { path: '/REST/API/2/issue/KAN-1', headers: [bearer(alice)] })).json()).toEqual({ in: 'parent' });
+      }
+    });
+
     it('lets options override the app settings', async () => {
       const { port } = await start({ caseSensitive: true });
       expect((await send(port, { path: '/rest/API/2/issue/KAN-1', headers: [bearer(alice)] })).status).toBe(403);

@@ -298,19 +298,50 @@ describe('auditLine', () => {
             user: fc.option(fc.string({ unit: 'binary' }), { nil: null }),
             tokenId: fc.option(fc.string(), { nil: undefined }),
             via: fc.constantFrom<'bearer' | 'basic' | undefined>('bearer', 'basic', undefined),
+            method: fc.constantFrom('GET', 'POST', 'PROPFIND'),
             path: fc.string({ unit: 'binary' }),
             ip: fc.option(fc.ipV6(), { nil: null }),
+            userAgent: fc.string({ unit: 'binary' }),
             outcome: fc.constantFrom<'success' | 'failure'>('success', 'failure'),
+            reason: fc.string({ unit: 'binary' }),
+            requestId: fc.string(),
             status: fc.option(fc.integer({ min: 100, max: 599 }), { nil: undefined }),
             line: fc.option(fc.integer({ min: 1, max: 1000 }), { nil: undefined }),
           },
           { requiredKeys: ['type', 'at', 'user', 'outcome'] },
         ),
         (event) => {
-          expect(auditLine(event as AuditEvent)).toBe(`${JSON.stringify(auditRecord(event as AuditEvent))}\n`);
+          const line = auditLine(event as AuditEvent);
+          expect(line).toBe(`${JSON.stringify(auditRecord(event as AuditEvent))}\n`);
+          // And what it says is the event: every field that is set, the time in ISO form, the text line.
+          const parsed = JSON.parse(line) as Record<string, unknown>;
+          for (const [key, value] of Object.entries(event)) {
+            if (value !== undefined) expect(parsed[key]).toEqual(value instanceof Date ? value.toISOString() : value);
+          }
+          expect(parsed.message).toBe(formatAuditMessage(event as AuditEvent));
         },
       ),
     );
+  });
+
+  test('fields come in the order of SPEC §6 whatever the order of the event, and nothing else is written', () => {
+    const ordered = event({ reason: 'restricted', requestId: 'r-1', userAgent: 'curl/8', line: 3, status: 403 });
+    const shuffled = Object.fromEntries(Object.entries(ordered).reverse()) as unknown as AuditEvent;
+    const withExtra = { ...ordered, secret: 'tfk_should_not_be_here' } as AuditEvent;
+    const line = auditLine(ordered);
+    expect(auditLine(shuffled)).toBe(line);
+    expect(auditLine(withExtra)).toBe(line);
+    expect(Object.keys(JSON.parse(line) as object)).toEqual(['type', 'at', 'user', 'tokenId', 'via', 'method', 'path', 'ip', 'userAgent', 'outcome', 'reason', 'requestId', 'line', 'status', 'message']);
+  });
+
+  test('escapes quotes, backslashes, control characters and lone surrogates in the message too', () => {
+    const line = auditLine(event({ user: 'a"b\\c\n\ud800', tokenId: 'x\u0001' }));
+    const parsed = JSON.parse(line) as { user: string; tokenId: string; message: string };
+    expect(parsed.user).toBe('a"b\\c\n\ud800');
+    expect(parsed.tokenId).toBe('x\u0001');
+    expect(parsed.message).toBe('a"b\\c\n\ud800 has been authenticated via API Token (x\u0001)');
+    expect(line).toContain('\\ud800');
+    expect(line.split('\n')).toHaveLength(2);
   });
 });
 

@@ -1,6 +1,6 @@
 // What the guard reads off a request: target, routing settings, candidate methods, client details.
 import type { GuardRequest } from '../../../src/http/request';
-import { candidateMethods, pathPart, requestIdOf, routingOf, targetOf, userAgentOf } from '../../../src/http/request';
+import { candidateMethods, clientIp, pathPart, requestIdOf, routingOf, settingsOf, targetOf, userAgentOf } from '../../../src/http/request';
 
 const req = (over: Partial<GuardRequest> & { headers?: Record<string, string> }): GuardRequest => ({ method: 'GET', url: '/', headers: {}, ...over }) as unknown as GuardRequest;
 
@@ -16,13 +16,27 @@ describe('targetOf and pathPart', () => {
 describe('routingOf', () => {
   const app = (settings: Record<string, unknown>) => ({ get: (name: string) => settings[name], settings });
   it('follows the app settings unless the options say otherwise', () => {
-    expect(routingOf(req({}), undefined, undefined)).toEqual({ caseSensitive: false, strict: false });
-    expect(routingOf(req({ app: app({ 'case sensitive routing': true, 'strict routing': true }) }), undefined, undefined)).toEqual({ caseSensitive: true, strict: true });
-    expect(routingOf(req({ app: app({ 'case sensitive routing': true }) }), false, true)).toEqual({ caseSensitive: false, strict: true });
+    expect(routingOf(settingsOf(req({})), undefined, undefined)).toEqual({ caseSensitive: false, strict: false });
+    expect(routingOf(settingsOf(req({ app: app({ 'case sensitive routing': true, 'strict routing': true }) })), undefined, undefined)).toEqual({ caseSensitive: true, strict: true });
+    expect(routingOf(settingsOf(req({ app: app({ 'case sensitive routing': true }) })), false, true)).toEqual({ caseSensitive: false, strict: true });
+  });
+  it('finds the app on the request’s prototype, as Express puts it there, one prototype per app', () => {
+    const appRequest = (settings: Record<string, unknown>) => ({ app: app(settings) });
+    const protoA = appRequest({ 'strict routing': true });
+    const protoB = appRequest({ 'case sensitive routing': true });
+    const onProto = (proto: object) => Object.assign(Object.create(proto) as GuardRequest, { method: 'GET', url: '/', headers: {} });
+    for (let i = 0; i < 3; i++) {
+      expect(routingOf(settingsOf(onProto(protoA)), undefined, undefined)).toEqual({ caseSensitive: false, strict: true });
+      expect(routingOf(settingsOf(onProto(protoB)), undefined, undefined)).toEqual({ caseSensitive: true, strict: false });
+    }
+    // A change of setting after the first request is seen by the next one.
+    protoA.app.settings['case sensitive routing'] = true;
+    expect(routingOf(settingsOf(onProto(protoA)), undefined, undefined)).toEqual({ caseSensitive: true, strict: true });
+    expect(settingsOf(onProto(Object.prototype))).toBeUndefined();
   });
   it('inherits a parent app’s settings, as a mounted Express app does', () => {
     const parent = { 'strict routing': true };
-    expect(routingOf(req({ app: app(Object.create(parent) as Record<string, unknown>) }), undefined, undefined)).toEqual({ caseSensitive: false, strict: true });
+    expect(routingOf(settingsOf(req({ app: app(Object.create(parent) as Record<string, unknown>) })), undefined, undefined)).toEqual({ caseSensitive: false, strict: true });
   });
 });
 
@@ -57,14 +71,24 @@ describe('candidateMethods', () => {
   });
 });
 
+describe('clientIp', () => {
+  const socket = { remoteAddress: '10.0.0.7' } as never;
+  it('is the socket address without trust proxy, Express\'s req.ip with it', () => {
+    expect(clientIp(req({ socket, ip: '192.0.2.1' }), { 'trust proxy': false })).toBe('10.0.0.7');
+    expect(clientIp(req({ socket, ip: '192.0.2.1' }), { 'trust proxy': true })).toBe('192.0.2.1');
+    expect(clientIp(req({ socket }), undefined)).toBe('10.0.0.7');
+    expect(clientIp(req({}), undefined)).toBeNull();
+  });
+});
+
 describe('requestIdOf and userAgentOf', () => {
   it('keeps a well-formed request id only', () => {
-    expect(requestIdOf(req({ headers: { 'x-request-id': 'abc-123:7' } }))).toBe('abc-123:7');
-    expect(requestIdOf(req({ headers: { 'x-request-id': 'a b' } }))).toBeUndefined();
-    expect(requestIdOf(req({ headers: { 'x-request-id': 'x'.repeat(129) } }))).toBeUndefined();
+    expect(requestIdOf({ 'x-request-id': 'abc-123:7' })).toBe('abc-123:7');
+    expect(requestIdOf({ 'x-request-id': 'a b' })).toBeUndefined();
+    expect(requestIdOf({ 'x-request-id': 'x'.repeat(129) })).toBeUndefined();
   });
   it('cuts the user agent to 256 characters', () => {
-    expect(userAgentOf(req({ headers: { 'user-agent': 'u'.repeat(300) } }))).toHaveLength(256);
-    expect(userAgentOf(req({}))).toBeUndefined();
+    expect(userAgentOf({ 'user-agent': 'u'.repeat(300) })).toHaveLength(256);
+    expect(userAgentOf({})).toBeUndefined();
   });
 });

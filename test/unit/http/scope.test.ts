@@ -22,6 +22,20 @@ describe('Scope', () => {
     expect(scope.matches('/rest/other', false, false)).toBe(false);
   });
 
+  it('answers a repeated path like a fresh scope, in every case and strict mode', () => {
+    const patterns = ['/rest/*path', '/graphql'];
+    const scope = new Scope(patterns);
+    const paths = ['/rest/a', '/REST/a', '/graphql/', '/graphql', '/other', '/rest/a'];
+    for (let round = 0; round < 3; round++) {
+      for (const path of paths) {
+        for (const [cs, strict] of [[false, false], [true, false], [false, true], [true, true], [false, false]] as const) {
+          expect([path, cs, strict, scope.matches(path, cs, strict)]).toEqual([path, cs, strict, new Scope(patterns).matches(path, cs, strict)]);
+          expect(scope.matches(path, cs, strict)).toBe(new Scope(patterns).matches(path, cs, strict));
+        }
+      }
+    }
+  });
+
   it.each([
     [[], /non-empty array/],
     ['rest/*path', /starting with "\/"/],
