@@ -11,14 +11,14 @@
 //   3. A 1 s warm-up run per server. Then the A/B phase, for the ratio goal: bare Express (A) and tokenfence
 //      (B) alone, in many short runs paired back to back (A B, then B A, …). This machine is shared: two
 //      identical servers measured seconds apart differ by up to ±15 % in one run, so one ratio needs many
-//      pairs (the median of 24 pairs moves by about ±3 %, of 9 rounds by about ±5 %). Then rounds of one
+//      pairs. Then rounds of one
 //      run per server, all contenders interleaved (A B C D B‴, then B‴ D C B A, …), for the table and the
 //      peer goals. A run with any error, timeout or non-2xx answer aborts the section: a server answering
 //      401 quickly would be a fake result.
 //   4. At the end the children are shut down (killed on any failure); tokenfence closes its audit log
 //      and reports the line count, which must cover every request it answered.
 //
-// Environment: BENCH_HTTP_PAIRS (A/B pairs, default 24), BENCH_HTTP_PAIR_DURATION (seconds per A/B run,
+// Environment: BENCH_HTTP_PAIRS (A/B pairs, default 30), BENCH_HTTP_PAIR_DURATION (seconds per A/B run,
 // default 2), BENCH_HTTP_ROUNDS (rounds of all contenders, default 5), BENCH_HTTP_DURATION (seconds per run
 // in those rounds, default 3), BENCH_HTTP_CONNECTIONS (default 32), BENCH_HTTP_VARIANTS=1 (also measure, for
 // diagnosis and not part of the goals: tokenfence without audit, with MemoryTokenStore, and the floor any
@@ -239,7 +239,7 @@ const fmtRps = (x) => (Number.isFinite(x) ? Math.round(x).toLocaleString('en-US'
 const fmtMs = (x) => (Number.isFinite(x) ? (x < 10 ? x.toFixed(2) : x.toFixed(1)) : 'n/a');
 
 export async function run({ log = () => {} } = {}) {
-  const pairs = intEnv('BENCH_HTTP_PAIRS', 24, 1, 200);
+  const pairs = intEnv('BENCH_HTTP_PAIRS', 30, 1, 200);
   const pairDuration = intEnv('BENCH_HTTP_PAIR_DURATION', 2, 1, 60);
   const rounds = intEnv('BENCH_HTTP_ROUNDS', 5, 1, 50);
   const duration = intEnv('BENCH_HTTP_DURATION', 3, 1, 60);

@@ -88,17 +88,18 @@ function lenientDecode(text: string): string {
 }
 
 /**
- * Every method the request could be executed as (SPEC §5): `req.method`, `req.originalMethod` (set by
- * method-override), the `X-HTTP-Method-Override`, `X-HTTP-Method` and `X-Method-Override` headers (every
- * header line, every comma-separated value), any `_method` query parameter (in any case, with bracket
- * forms, decoded leniently as qs would) and a `_method` field of an already-parsed body.
+ * Every method the request could be executed as (SPEC §5): `req.method` (or `method`, when the caller has
+ * read it already), `req.originalMethod` (set by method-override), the `X-HTTP-Method-Override`,
+ * `X-HTTP-Method` and `X-Method-Override` headers (every header line, every comma-separated value), any
+ * `_method` query parameter (in any case, with bracket forms, decoded leniently as qs would) and a
+ * `_method` field of an already-parsed body.
  *
  * `originalMethod` and `body` are looked for as the request's own properties, which is how method-override
  * and the body parsers set them. Looking up a property a request does not have is slow in Express (see
  * `CallContext` in guard.ts), and most requests have neither.
  */
-export function candidateMethods(req: GuardRequest, target: string): string[] {
-  const methods = [(req.method ?? 'GET').toUpperCase()];
+export function candidateMethods(req: GuardRequest, target: string, method: string = req.method ?? 'GET'): string[] {
+  const methods = [method.toUpperCase()];
   if (Object.hasOwn(req, 'originalMethod') && typeof req.originalMethod === 'string') addSplit(methods, req.originalMethod);
   // Node joins repeated unknown headers with ", ", so every line is seen here. (The names are written out:
   // a lookup by a constant name is cheaper than one by a variable.)

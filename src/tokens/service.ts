@@ -238,9 +238,12 @@ export function createTokenService(options: TokenServiceOptions): TokenService {
   const rows = new Map<string, CachedRow>();
   // Bumped by every change: a read that was in flight during a change is used once but not cached.
   let epoch = 0;
+  /** The row of the last repeat: a run of calls with one token skips the id lookup. */
+  let lastRow: CachedRow | undefined;
   const forget = (id: string): void => {
     epoch++;
     rows.delete(id);
+    lastRow = undefined;
   };
   /** The cached row of `id` while it is fresh; a stale one is dropped. */
   const freshRow = (id: string, nowMs: number): CachedRow | undefined => {
@@ -271,8 +274,12 @@ export function createTokenService(options: TokenServiceOptions): TokenService {
   /** A fresh row whose last matching token text is exactly `token` (compared in constant time). */
   const repeatOf = (token: unknown, nowMs: number): CachedRow | undefined => {
     if (recordCacheMs === 0 || typeof token !== 'string' || token.length !== tokenLength || !token.startsWith(prefix)) return undefined;
+    const last = lastRow;
+    if (last !== undefined && last.until > nowMs && sameText(last.token!, token)) return last;
     const row = freshRow(token.slice(prefix.length, prefix.length + ID_LENGTH), nowMs);
-    return row !== undefined && row.token !== undefined && sameText(row.token, token) ? row : undefined;
+    if (row === undefined || row.token === undefined || !sameText(row.token, token)) return undefined;
+    lastRow = row;
+    return row;
   };
 
   // ---- policy ----

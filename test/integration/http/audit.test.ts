@@ -65,7 +65,7 @@ describe.each(EXPRESS_FLAVOURS)('audit through HTTP ($name)', (flavour: ExpressF
     }
 
     test('a Bearer call gives one token.used event with the request details and no query string', async () => {
-      const { events, port, alice } = await setup();
+      const { events, port, alice, tokens } = await setup();
       const res = await send(port, {
         path: '/rest/api/2/myself?expand=groups&token=whatever',
         headers: [bearer(alice.token), ['User-Agent', 'audit-test/1.0'], ['X-Request-Id', 'req-42.a:b']],
@@ -88,6 +88,10 @@ describe.each(EXPRESS_FLAVOURS)('audit through HTTP ($name)', (flavour: ExpressF
       expect(e.at).toBeInstanceOf(Date);
       expect(e.reason).toBeUndefined();
       expect(e.status).toBeUndefined();
+      // The time of the event is the time the token service recorded the use.
+      const record = await tokens.get(alice.record.id);
+      expect(e.at.getTime()).toBe(record!.lastAccessed!.getTime());
+      expect(Math.abs(e.at.getTime() - Date.now())).toBeLessThan(60_000);
     });
 
     test('a restricted call records the line that allowed it', async () => {

@@ -292,6 +292,26 @@ describe('the verified-row cache', () => {
     expect(await tokens.verify(token)).toEqual({ ok: false, reason: 'revoked' });
   });
 
+  test('tokens used in turn are each answered from the cache; a revocation stops the last one used at once', async () => {
+    const { tokens, store } = setup({ recordCacheMs: 1000 });
+    const a = await tokens.issue({ owner: 'alice', label: 'a' });
+    const b = await tokens.issue({ owner: 'bob', label: 'b' });
+    expect((await tokens.verify(a.token)).ok).toBe(true);
+    expect((await tokens.verify(b.token)).ok).toBe(true);
+    const get = jest.spyOn(store, 'get');
+    for (const [token, user] of [[a.token, 'alice'], [a.token, 'alice'], [b.token, 'bob'], [a.token, 'alice'], [b.token, 'bob'], [b.token, 'bob']]) {
+      expect(tokens.verifySync(token)).toMatchObject({ ok: true, user });
+    }
+    expect(get).not.toHaveBeenCalled();
+    // b was the last one used; a's text is not b's, nor is a forged text with b's id.
+    const forged = b.token.slice(0, 16) + 'y'.repeat(24);
+    expect(tokens.verifySync(forged + checksum(forged))).toBeUndefined();
+    await tokens.revoke(b.record.id);
+    expect(tokens.verifySync(b.token)).toBeUndefined();
+    expect(await tokens.verify(b.token)).toEqual({ ok: false, reason: 'revoked' });
+    expect(tokens.verifySync(a.token)).toMatchObject({ ok: true, user: 'alice' });
+  });
+
   test('recordCacheMs 0 reads the store on every call; over 1000 is refused', async () => {
     const { tokens, store } = setup({ recordCacheMs: 0 });
     const { token } = await tokens.issue({ owner: 'alice', label: 'CI' });
