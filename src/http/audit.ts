@@ -48,6 +48,8 @@ export function formatAuditMessage(event: AuditEvent): string {
     case 'token.purged':
       return `API Token (${id}) purged`;
   }
+  // An event type this version does not know (from a hook's own caller): still a line, never undefined.
+  return `${String((event as { type: unknown }).type)} for ${who(event.user)} (${id})`;
 }
 
 let lastSecond = Number.NaN;
@@ -95,7 +97,13 @@ function jsonValue(value: unknown): string | undefined {
     case 'boolean':
       return value ? 'true' : 'false';
     default:
-      return value instanceof Date ? `"${isoOf(value)}"` : JSON.stringify(value);
+      if (value instanceof Date) return Number.isNaN(value.getTime()) ? 'null' : `"${isoOf(value)}"`;
+      // Never throws: one event that cannot be serialised (a bigint, a cycle) must not stop a batch.
+      try {
+        return JSON.stringify(value) ?? 'null';
+      } catch {
+        return 'null';
+      }
   }
 }
 
@@ -105,7 +113,8 @@ function jsonValue(value: unknown): string | undefined {
  * object holding a Date.
  */
 export function auditLine(event: AuditEvent): string {
-  let out = `{"type":${jsonValue(event.type)},"at":${jsonValue(event.at)}`;
+  // type, at and user are always written (null when missing), the other fields only when set.
+  let out = `{"type":${jsonValue(event.type) ?? 'null'},"at":${jsonValue(event.at) ?? 'null'}`;
   const user = event.user;
   const userText = typeof user === 'string' ? jsonInner(user) : undefined;
   out += userText === undefined ? `,"user":${jsonValue(user) ?? 'null'}` : `,"user":"${userText}"`;
@@ -122,7 +131,7 @@ export function auditLine(event: AuditEvent): string {
   const message =
     event.type === 'token.used' && userText !== undefined && idText !== undefined
       ? `"${userText} has been authenticated via API Token (${idText})"`
-      : jsonValue(formatAuditMessage(event));
+      : (jsonValue(formatAuditMessage(event)) ?? 'null');
   return `${out},"message":${message}}\n`;
 }
 
@@ -134,7 +143,9 @@ export function auditRecord(event: AuditEvent): Record<string, unknown> {
   const record: Record<string, unknown> = {};
   for (const key of FIELDS) {
     const value = event[key];
-    if (value !== undefined || key === 'user') record[key] = value instanceof Date ? value.toISOString() : (value ?? null);
+    if (value !== undefined || key === 'type' || key === 'at' || key === 'user') {
+      record[key] = value instanceof Date ? (Number.isNaN(value.getTime()) ? null : value.toISOString()) : (value ?? null);
+    }
   }
   record.message = formatAuditMessage(event);
   return record;

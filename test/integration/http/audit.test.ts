@@ -94,6 +94,15 @@ describe.each(EXPRESS_FLAVOURS)('audit through HTTP ($name)', (flavour: ExpressF
       expect(Math.abs(e.at.getTime() - Date.now())).toBeLessThan(60_000);
     });
 
+    test('the time of a token.used event comes from the token service (its clock, one read a call)', async () => {
+      const events: AuditEvent[] = [];
+      const fixed = new Date('2031-05-06T07:08:09.010Z');
+      const { tokens, port } = await start({ audit: (e) => void events.push(e), tokens: createTokenService({ store: new MemoryTokenStore(), clock: () => new Date(fixed) }) });
+      const { token } = await tokens.issue({ owner: 'alice', label: 'clocked' });
+      expect((await send(port, { path: '/rest/x', headers: [bearer(token)] })).status).toBe(200);
+      expect(events.map((e) => [e.type, e.at.toISOString()])).toEqual([['token.used', fixed.toISOString()]]);
+    });
+
     test('a restricted call records the line that allowed it', async () => {
       const { events, port, restricted } = await setup();
       const res = await send(port, { method: 'GET', path: '/rest/api/2/myself', headers: [bearer(restricted.token)] });

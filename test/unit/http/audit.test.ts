@@ -428,6 +428,30 @@ describe('JsonLinesSink', () => {
     await sink.close();
   });
 
+  test('an event that cannot be serialised as it is still gives a JSON line and never blocks the batch', async () => {
+    const file = join(dir, 'audit.jsonl');
+    const sink = new JsonLinesSink(file, { flushMs: 10_000 });
+    const cyclic: Record<string, unknown> = {};
+    cyclic.self = cyclic;
+    const bad = [
+      event({ at: new Date(Number.NaN) }),
+      { ...event(), type: undefined, at: undefined } as unknown as AuditEvent,
+      event({ line: 10n as unknown as number, status: cyclic as unknown as number }),
+      event({ type: 'login.failed' as AuditEvent['type'], tokenId: undefined }),
+    ];
+    for (const e of bad) sink.write(e);
+    sink.write(event());
+    await sink.close();
+    const lines = linesOf(file).map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(lines).toHaveLength(5);
+    expect(lines[0]).toMatchObject({ type: 'token.used', at: null, user: 'alice' });
+    expect(lines[1]).toMatchObject({ type: null, at: null, user: 'alice', message: 'undefined for alice (AbCdEf123456)' });
+    expect(lines[2]).toMatchObject({ line: null, status: null });
+    expect(lines[3]).toMatchObject({ type: 'login.failed', message: 'login.failed for alice (unknown id)' });
+    expect(lines[4]).toMatchObject({ type: 'token.used', at: AT.toISOString(), message: 'alice has been authenticated via API Token (AbCdEf123456)' });
+    expect(auditRecord(bad[0]!)).toMatchObject({ at: null });
+  });
+
   test('keeps the order across many batches', async () => {
     const file = join(dir, 'audit.jsonl');
     const sink = new JsonLinesSink(file, { flushMs: 0, maxBatch: 7 });
