@@ -1,5 +1,6 @@
 // Finds a tokenfence credential in the Authorization header(s) of a request (SPEC §5).
-import type { IncomingMessage } from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
+import { requestProperty } from './request.js';
 
 /** The most bytes an Authorization header holding a tokenfence credential may have. */
 export const MAX_AUTHORIZATION_BYTES = 1024;
@@ -22,7 +23,7 @@ const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 /** Every Authorization value of the request, one per header line (Node keeps only the first in `headers`). */
 function authorizationValues(req: IncomingMessage): string[] {
-  const raw = req.rawHeaders;
+  const raw = requestProperty(req, 'rawHeaders');
   const values: string[] = [];
   for (let i = 0; i < raw.length; i += 2) if (isAuthorizationName(raw[i]!)) values.push(raw[i + 1]!);
   return values;
@@ -30,7 +31,7 @@ function authorizationValues(req: IncomingMessage): string[] {
 
 /** How many Authorization header lines the request has. */
 function authorizationCount(req: IncomingMessage): number {
-  const raw = req.rawHeaders;
+  const raw = requestProperty(req, 'rawHeaders');
   let count = 0;
   for (let i = 0; i < raw.length; i += 2) if (isAuthorizationName(raw[i]!)) count++;
   return count;
@@ -84,11 +85,12 @@ function mentionsPrefix(value: string, prefix: string): boolean {
  * Reads the request's credential. Any Authorization value that mentions `prefix` makes the request
  * tokenfence's: it must then be the only Authorization header and exactly one well-formed
  * `Bearer <token>` or `Basic base64(user:token)` (scheme case-insensitive), else `malformed`.
- * Whether the token itself is valid is the token service's question.
+ * Whether the token itself is valid is the token service's question. `headers` is `req.headers`, when the
+ * caller has read it already.
  */
-export function readCredential(req: IncomingMessage, prefix: string): Credential {
+export function readCredential(req: IncomingMessage, prefix: string, headers: IncomingHttpHeaders = requestProperty(req, 'headers')): Credential {
   // The common cases first: no header at all, or one header that does not mention the prefix.
-  const value = req.headers.authorization;
+  const value = headers.authorization;
   if (value === undefined) return NONE;
   const count = authorizationCount(req);
   if (count > 1) {

@@ -12,7 +12,7 @@ import { bodyConsumed, DEFAULT_BODY_LIMIT, parseByteLimit, readJsonBody } from '
 import { readCredential } from './credentials.js';
 import { GuardError, logErrorToConsole, quoteParam, writeGuardError, type GuardErrorCode } from './errors.js';
 import { TokenRateLimiter, type TokenRateLimitOptions } from './rate-limit.js';
-import { candidateMethods, clientIp, pathPart, requestIdOf, routingOf, settingsOf, targetOf, userAgentOf, type AppSettings, type GuardRequest, type Routing } from './request.js';
+import { candidateMethods, clientIp, pathPart, requestIdOf, requestProperty, routingOf, settingsOf, targetOf, userAgentOf, type AppSettings, type GuardRequest, type Routing } from './request.js';
 import { Scope } from './scope.js';
 
 /** Who a token call acts as; put on the request as `req.tokenfence`. */
@@ -190,9 +190,11 @@ const METHOD_DESCRIPTOR: PropertyDescriptor = {
  *
  * Each request property is read once, here or on the way, and none after `req.tokenfence` is set. Express
  * swaps the prototype of every request (`Object.setPrototypeOf(req, app.request)`), and from then on V8
- * builds a new hidden class for each property added to it: every request ends up with a class of its own,
- * so no lookup on `req` can be cached from one request to the next (about 1 µs each on a loaded server),
- * and setting `tokenfence` builds one more class. Reading from this object instead costs nothing.
+ * builds a new hidden class for each property added to it (any object whose prototype was set this way
+ * does the same): every request ends up with a class of its own, so an inline cache on `req.x` misses on
+ * every request (about 1 µs each on a loaded server), and setting `tokenfence` copies the class once more.
+ * The reads therefore go through `requestProperty` (`Reflect.get`, a lookup with no cache to miss), once
+ * each; reading from this object afterwards costs nothing.
  */
 interface CallContext {
   user: string | null;
@@ -340,7 +342,7 @@ export function tokenGuard(options: TokenGuardOptions): TokenGuard {
   type Step = void | Promise<void>;
 
   const handle = (req: GuardRequest, res: ServerResponse, next: NextFunction, call: CallContext): Step => {
-    const credential = readCredential(req, prefix);
+    const credential = readCredential(req, prefix, call.headers);
     if (credential.kind === 'none') {
       if (required) {
         const routing = routingOf(call.settings, options.caseSensitive, options.strict);
@@ -400,7 +402,7 @@ export function tokenGuard(options: TokenGuardOptions): TokenGuard {
       return;
     }
     const set = result.restrictions;
-    const methods = candidateMethods(req, target, call.method);
+    const methods = candidateMethods(req, target, call.method, call.headers);
     // Only JsonData constraints read a body, and only a JSON content type can satisfy them.
     const contentType = call.headers['content-type'];
     if (contentType === undefined || !isJsonContentType(contentType)) return decide(req, res, next, call, result, rateHeaders, target, routing, methods, undefined);
@@ -410,7 +412,7 @@ export function tokenGuard(options: TokenGuardOptions): TokenGuard {
     if (!needed) return decide(req, res, next, call, result, rateHeaders, target, routing, methods, undefined);
     return readJsonBody(req, contentType, bodyLimit).then((body) => {
       // The body may name a method of its own (`_method`), which must be allowed too.
-      for (const method of candidateMethods(req, target)) if (!methods.includes(method)) methods.push(method);
+      for (const method of candidateMethods(req, target, call.method, call.headers)) if (!methods.includes(method)) methods.push(method);
       return decide(req, res, next, call, result, rateHeaders, target, routing, methods, body);
     });
   };
@@ -480,12 +482,12 @@ export function tokenGuard(options: TokenGuardOptions): TokenGuard {
   };
   const guard = ((req: GuardRequest, res: ServerResponse, next: NextFunction): void => {
     // No Authorization header at all (anonymous, or the host's own session): nothing to do.
-    const headers = req.headers;
+    const headers = requestProperty(req, 'headers');
     if (!required && headers.authorization === undefined) {
       next();
       return;
     }
-    const call: CallContext = { user: null, tokenId: undefined, via: undefined, ip: undefined, headers, target: targetOf(req), method: req.method ?? 'GET', settings: settingsOf(req) };
+    const call: CallContext = { user: null, tokenId: undefined, via: undefined, ip: undefined, headers, target: targetOf(req), method: requestProperty(req, 'method') ?? 'GET', settings: settingsOf(req) };
     let step: Step;
     try {
       step = handle(req, res, next, call);

@@ -94,6 +94,28 @@ describe.each(EXPRESS_FLAVOURS)('audit through HTTP ($name)', (flavour: ExpressF
       expect(Math.abs(e.at.getTime() - Date.now())).toBeLessThan(60_000);
     });
 
+    test('the client address is Express\'s req.ip (a getter on the app\'s request prototype) under trust proxy, else the socket\'s', async () => {
+      const events: AuditEvent[] = [];
+      const tokens = createTokenService({ store: new MemoryTokenStore() });
+      services.push(tokens);
+      const alice = await tokens.issue({ owner: 'alice', label: 'all' });
+      const addressOf = async (trustProxy: boolean): Promise<{ audited: string | null | undefined; recorded: string | null | undefined }> => {
+        const app = flavour.create();
+        app.set('trust proxy', trustProxy);
+        app.use(tokenGuard({ tokens, audit: (e) => void events.push(e) }));
+        app.use((_req, res) => res.json({ ok: true }));
+        const server = await listen(app);
+        servers.push(server);
+        const res = await send(server.port, { path: '/rest/api/2/myself', headers: [bearer(alice.token), ['X-Forwarded-For', '203.0.113.9']] });
+        expect(res.status).toBe(200);
+        const record = await tokens.get(alice.record.id);
+        return { audited: events.at(-1)?.ip, recorded: record?.lastAccessedIp };
+      };
+      expect(await addressOf(true)).toEqual({ audited: '203.0.113.9', recorded: '203.0.113.9' });
+      expect(await addressOf(false)).toEqual({ audited: '127.0.0.1', recorded: '127.0.0.1' });
+      expect(events).toHaveLength(2);
+    });
+
     test('the time of a token.used event comes from the token service (its clock, one read a call)', async () => {
       const events: AuditEvent[] = [];
       const fixed = new Date('2031-05-06T07:08:09.010Z');
