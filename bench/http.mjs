@@ -8,18 +8,19 @@
 //   2. Checks before measuring: every server answers the benchmark request with 200; the authenticating
 //      ones refuse a request without a token and one with a wrong token (401); tokenfence allows the
 //      request by restriction line 10 (of 10) and refuses a request no line allows (403).
-//   3. A 1 s warm-up run per server. Then the A/B phase, for the ratio goal: bare Express (A) and tokenfence
-//      (B) alone, in many short runs paired back to back (A B, then B A, …). This machine is shared: two
-//      identical servers measured seconds apart differ by up to ±15 % in one run, so one ratio needs many
-//      pairs. Then rounds of one
+//   3. A 1 s warm-up run per server. Then the A/B phase, for the ratio goal: bare Express (A), tokenfence
+//      (B) and a second, identical bare Express server (A′, the control) alone, in many short runs back to
+//      back, each round in another of the six orders. This machine is shared: two identical servers
+//      measured seconds apart differ by up to ±15 % in one run, so one ratio needs many rounds, and the
+//      control's ratio A′/A shows how far the method itself strays from 1.00×. Then rounds of one
 //      run per server, all contenders interleaved (A B C D B‴, then B‴ D C B A, …), for the table and the
 //      peer goals. A run with any error, timeout or non-2xx answer aborts the section: a server answering
 //      401 quickly would be a fake result.
 //   4. At the end the children are shut down (killed on any failure); tokenfence closes its audit log
 //      and reports the line count, which must cover every request it answered.
 //
-// Environment: BENCH_HTTP_PAIRS (A/B pairs, default 30), BENCH_HTTP_PAIR_DURATION (seconds per A/B run,
-// default 2), BENCH_HTTP_ROUNDS (rounds of all contenders, default 5), BENCH_HTTP_DURATION (seconds per run
+// Environment: BENCH_HTTP_AB_ROUNDS (rounds of the A/B phase, default 30), BENCH_HTTP_AB_DURATION (seconds
+// per A/B run, default 2), BENCH_HTTP_ROUNDS (rounds of all contenders, default 5), BENCH_HTTP_DURATION (seconds per run
 // in those rounds, default 3), BENCH_HTTP_CONNECTIONS (default 32), BENCH_HTTP_VARIANTS=1 (also measure, for
 // diagnosis and not part of the goals: tokenfence without audit, with MemoryTokenStore, and the floor any
 // middleware pays — one that only calls next(), one that also puts an object on the request),
@@ -239,8 +240,8 @@ const fmtRps = (x) => (Number.isFinite(x) ? Math.round(x).toLocaleString('en-US'
 const fmtMs = (x) => (Number.isFinite(x) ? (x < 10 ? x.toFixed(2) : x.toFixed(1)) : 'n/a');
 
 export async function run({ log = () => {} } = {}) {
-  const pairs = intEnv('BENCH_HTTP_PAIRS', 30, 1, 200);
-  const pairDuration = intEnv('BENCH_HTTP_PAIR_DURATION', 2, 1, 60);
+  const pairs = intEnv('BENCH_HTTP_AB_ROUNDS', 30, 1, 200);
+  const pairDuration = intEnv('BENCH_HTTP_AB_DURATION', 2, 1, 60);
   const rounds = intEnv('BENCH_HTTP_ROUNDS', 5, 1, 50);
   const duration = intEnv('BENCH_HTTP_DURATION', 3, 1, 60);
   const connections = intEnv('BENCH_HTTP_CONNECTIONS', 32, 1, 1000);
@@ -251,13 +252,17 @@ export async function run({ log = () => {} } = {}) {
 
   const dir = mkdtempSync(join(tmpdir(), 'tf-bench-http-'));
   const servers = [];
+  let control;
   try {
-    log(`http: starting ${contenders.length} servers`);
-    for (const c of contenders) {
-      const sub = mkdtempSync(join(dir, `${c.kind}-`));
-      const execArgv = profDir ? ['--cpu-prof', '--cpu-prof-dir', profDir, '--cpu-prof-name', `${c.kind}.cpuprofile`] : [];
-      servers.push(await startServer(c.kind, sub, execArgv));
-    }
+    log(`http: starting ${contenders.length + 1} servers`);
+    const start = async (kind, name) => {
+      const sub = mkdtempSync(join(dir, `${name}-`));
+      const execArgv = profDir ? ['--cpu-prof', '--cpu-prof-dir', profDir, '--cpu-prof-name', `${name}.cpuprofile`] : [];
+      return startServer(kind, sub, execArgv);
+    };
+    for (const c of contenders) servers.push(await start(c.kind, c.kind));
+    // A′: a second bare server, measured in the A/B phase only, as the control of the method.
+    control = await start('bare', 'bare-control');
 
     log('http: checking every server');
     const notes = [];
@@ -267,23 +272,26 @@ export async function run({ log = () => {} } = {}) {
       notes.push(...checked.notes);
       answered[i] += checked.requests;
     }
+    await checkServer(control);
 
     const options = { duration, connections, bareAuthorization: servers.find((s) => s.kind === 'tokenfence')?.authorization };
     log(`http: warm-up, ${warmup} s per server`);
     for (const [i, server] of servers.entries()) answered[i] += (await load(server, { ...options, duration: warmup })).ok;
+    await load(control, { ...options, duration: warmup });
 
-    // The A/B phase: bare Express and tokenfence only, paired back to back.
-    const [bareServer, tfServer] = [servers[0], servers[1]];
+    // The A/B phase: bare Express (A), tokenfence (B) and the control (A′) only, back to back; every six
+    // rounds each of them runs twice in each position.
+    const abServers = [servers[0], servers[1], control];
+    const ORDERS = [[0, 1, 2], [2, 1, 0], [1, 2, 0], [0, 2, 1], [2, 0, 1], [1, 0, 2]];
     const ab = [];
-    for (let pair = 0; pair < pairs; pair++) {
-      if (pair % 6 === 0) log(`http: A/B pairs ${pair + 1}–${Math.min(pair + 6, pairs)} of ${pairs}, ${pairDuration} s per run`);
-      const first = pair % 2 === 0 ? 0 : 1;
+    for (let round = 0; round < pairs; round++) {
+      if (round % 6 === 0) log(`http: A/B rounds ${round + 1}–${Math.min(round + 6, pairs)} of ${pairs} (A, B and the control A′), ${pairDuration} s per run`);
       const r = [];
-      for (const i of [first, 1 - first]) {
-        r[i] = await load(i === 0 ? bareServer : tfServer, { ...options, duration: pairDuration });
-        answered[i] += r[i].ok;
+      for (const i of ORDERS[round % ORDERS.length]) {
+        r[i] = await load(abServers[i], { ...options, duration: pairDuration });
+        if (i < 2) answered[i] += r[i].ok;
       }
-      ab.push({ bare: r[0], tf: r[1] });
+      ab.push({ bare: r[0], tf: r[1], control: r[2] });
     }
 
     const runs = servers.map(() => []);
@@ -300,6 +308,7 @@ export async function run({ log = () => {} } = {}) {
     log('http: shutting the servers down');
     const closed = [];
     for (const server of servers) closed.push(await stopServer(server));
+    await stopServer(control);
     for (const [i, server] of servers.entries()) {
       if (!server.kind.startsWith('tokenfence') || server.kind === 'tokenfence-noaudit' || server.kind === 'tokenfence-memory') continue;
       const lines = closed[i].auditLines;
@@ -322,13 +331,15 @@ export async function run({ log = () => {} } = {}) {
     // The ratio goal is judged on the A/B phase: the medians of A and B alone move with the noise of this
     // shared machine (±15 %), while A and B measured back to back see the same load.
     const paired = summarize(ab.map((p) => p.tf.rps / p.bare.rps));
+    const controlRatio = summarize(ab.map((p) => p.control.rps / p.bare.rps));
+    const vsBothBare = summarize(ab.map((p) => (2 * p.tf.rps) / (p.bare.rps + p.control.rps)));
     const abBare = summarize(ab.map((p) => p.bare.rps));
     const abTf = summarize(ab.map((p) => p.tf.rps));
     const cpuBare = summarize(ab.map((p) => p.bare.cpuPerReq)).median;
     const cpuTf = summarize(ab.map((p) => p.tf.cpuPerReq)).median;
     const goals = [
       {
-        text: `tokenfence ≥ ${GOALS.minRatioToBare.toFixed(2)}× bare Express throughput (median of ${pairs} back-to-back A/B ratios)`,
+        text: `tokenfence ≥ ${GOALS.minRatioToBare.toFixed(2)}× bare Express throughput (median of ${pairs} back-to-back B/A ratios)`,
         value: `${fmtRatio(paired.median)} (p25–p75 ${fmtRatio(paired.p25)}–${fmtRatio(paired.p75)}; ratio of the A/B medians ${fmtRatio(abTf.median / abBare.median)}; server CPU per request ${Math.round(cpuBare)} vs ${Math.round(cpuTf)} µs, ${fmtRatio(cpuBare / cpuTf)})`,
         pass: paired.median >= GOALS.minRatioToBare,
       },
@@ -356,7 +367,7 @@ export async function run({ log = () => {} } = {}) {
         ['l', 'r', 'r', 'r', 'r', 'r', 'r', 'r'],
       ),
       '',
-      `**A/B phase** (${pairs} pairs of ${pairDuration} s runs, A and B back to back, order alternating): bare Express median ${fmtRps(abBare.median)} req/s, tokenfence ${fmtRps(abTf.median)} req/s; per-pair ratio median ${fmtRatio(paired.median)}, p25–p75 ${fmtRatio(paired.p25)}–${fmtRatio(paired.p75)}; server CPU per request ${Math.round(cpuBare)} µs vs ${Math.round(cpuTf)} µs.`,
+      `**A/B phase** (${pairs} rounds of ${pairDuration} s runs of A, B and the control A′ — a second, identical bare Express server — back to back, in all six orders in turn): bare Express median ${fmtRps(abBare.median)} req/s, tokenfence ${fmtRps(abTf.median)} req/s; B/A per-round ratio median ${fmtRatio(paired.median)}, p25–p75 ${fmtRatio(paired.p25)}–${fmtRatio(paired.p75)}; server CPU per request ${Math.round(cpuBare)} µs vs ${Math.round(cpuTf)} µs. Control: A′/A median ${fmtRatio(controlRatio.median)} (p25–p75 ${fmtRatio(controlRatio.p25)}–${fmtRatio(controlRatio.p75)}), which a method without bias puts at 1.00×; B against the mean of A and A′, median ${fmtRatio(vsBothBare.median)}.`,
       '',
       '**Goals**',
       '',
@@ -386,6 +397,7 @@ export async function run({ log = () => {} } = {}) {
     return { markdown, goals };
   } finally {
     for (const server of servers) server.kill();
+    control?.kill();
     rmSync(dir, { recursive: true, force: true });
   }
 }
