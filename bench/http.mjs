@@ -240,8 +240,8 @@ const fmtRps = (x) => (Number.isFinite(x) ? Math.round(x).toLocaleString('en-US'
 const fmtMs = (x) => (Number.isFinite(x) ? (x < 10 ? x.toFixed(2) : x.toFixed(1)) : 'n/a');
 
 export async function run({ log = () => {} } = {}) {
-  const pairs = intEnv('BENCH_HTTP_AB_ROUNDS', 30, 1, 200);
-  const pairDuration = intEnv('BENCH_HTTP_AB_DURATION', 2, 1, 60);
+  const abRounds = intEnv('BENCH_HTTP_AB_ROUNDS', 30, 1, 200);
+  const abDuration = intEnv('BENCH_HTTP_AB_DURATION', 2, 1, 60);
   const rounds = intEnv('BENCH_HTTP_ROUNDS', 5, 1, 50);
   const duration = intEnv('BENCH_HTTP_DURATION', 3, 1, 60);
   const connections = intEnv('BENCH_HTTP_CONNECTIONS', 32, 1, 1000);
@@ -284,11 +284,11 @@ export async function run({ log = () => {} } = {}) {
     const abServers = [servers[0], servers[1], control];
     const ORDERS = [[0, 1, 2], [2, 1, 0], [1, 2, 0], [0, 2, 1], [2, 0, 1], [1, 0, 2]];
     const ab = [];
-    for (let round = 0; round < pairs; round++) {
-      if (round % 6 === 0) log(`http: A/B rounds ${round + 1}–${Math.min(round + 6, pairs)} of ${pairs} (A, B and the control A′), ${pairDuration} s per run`);
+    for (let round = 0; round < abRounds; round++) {
+      if (round % 6 === 0) log(`http: A/B rounds ${round + 1}–${Math.min(round + 6, abRounds)} of ${abRounds} (A, B and the control A′), ${abDuration} s per run`);
       const r = [];
       for (const i of ORDERS[round % ORDERS.length]) {
-        r[i] = await load(abServers[i], { ...options, duration: pairDuration });
+        r[i] = await load(abServers[i], { ...options, duration: abDuration });
         if (i < 2) answered[i] += r[i].ok;
       }
       ab.push({ bare: r[0], tf: r[1], control: r[2] });
@@ -339,7 +339,7 @@ export async function run({ log = () => {} } = {}) {
     const cpuTf = summarize(ab.map((p) => p.tf.cpuPerReq)).median;
     const goals = [
       {
-        text: `tokenfence ≥ ${GOALS.minRatioToBare.toFixed(2)}× bare Express throughput (median of ${pairs} back-to-back B/A ratios)`,
+        text: `tokenfence ≥ ${GOALS.minRatioToBare.toFixed(2)}× bare Express throughput (median of ${abRounds} back-to-back B/A ratios)`,
         value: `${fmtRatio(paired.median)} (p25–p75 ${fmtRatio(paired.p25)}–${fmtRatio(paired.p75)}; ratio of the A/B medians ${fmtRatio(abTf.median / abBare.median)}; server CPU per request ${Math.round(cpuBare)} vs ${Math.round(cpuTf)} µs, ${fmtRatio(cpuBare / cpuTf)})`,
         pass: paired.median >= GOALS.minRatioToBare,
       },
@@ -367,7 +367,7 @@ export async function run({ log = () => {} } = {}) {
         ['l', 'r', 'r', 'r', 'r', 'r', 'r', 'r'],
       ),
       '',
-      `**A/B phase** (${pairs} rounds of ${pairDuration} s runs of A, B and the control A′ — a second, identical bare Express server — back to back, in all six orders in turn): bare Express median ${fmtRps(abBare.median)} req/s, tokenfence ${fmtRps(abTf.median)} req/s; B/A per-round ratio median ${fmtRatio(paired.median)}, p25–p75 ${fmtRatio(paired.p25)}–${fmtRatio(paired.p75)}; server CPU per request ${Math.round(cpuBare)} µs vs ${Math.round(cpuTf)} µs. Control: A′/A median ${fmtRatio(controlRatio.median)} (p25–p75 ${fmtRatio(controlRatio.p25)}–${fmtRatio(controlRatio.p75)}), which a method without bias puts at 1.00×; B against the mean of A and A′, median ${fmtRatio(vsBothBare.median)}.`,
+      `**A/B phase** (${abRounds} rounds of ${abDuration} s runs of A, B and the control A′ — a second, identical bare Express server — back to back, in all six orders in turn): bare Express median ${fmtRps(abBare.median)} req/s, tokenfence ${fmtRps(abTf.median)} req/s; B/A per-round ratio median ${fmtRatio(paired.median)}, p25–p75 ${fmtRatio(paired.p25)}–${fmtRatio(paired.p75)}; server CPU per request ${Math.round(cpuBare)} µs vs ${Math.round(cpuTf)} µs. Control: A′/A median ${fmtRatio(controlRatio.median)} (p25–p75 ${fmtRatio(controlRatio.p25)}–${fmtRatio(controlRatio.p75)}), which a method without bias puts at 1.00×; B against the mean of A and A′, median ${fmtRatio(vsBothBare.median)}.`,
       '',
       '**Goals**',
       '',
