@@ -2,7 +2,6 @@
 import { open, type FileHandle } from 'node:fs/promises';
 import type { AuditEvent, AuditHook } from '../tokens/audit.js';
 import { logErrorToConsole } from './errors.js';
-import { LineBuffer } from './line-buffer.js';
 
 /** Where audit events go. `write` may be async; `close` flushes what is buffered. */
 export interface AuditSink {
@@ -57,107 +56,83 @@ let lastSecond = Number.NaN;
 let lastPrefix = '';
 /** The latest ISO string that can be built from a cached second (years 1970–9999; others use toISOString). */
 const MAX_FAST_MS = 253_402_300_799_999;
-/** A valid date's ISO time; the `YYYY-MM-DDTHH:MM:SS.` part is reused while the second is the same. */
-function writeIso(out: LineBuffer, date: Date): void {
+/** An ISO time; the `YYYY-MM-DDTHH:MM:SS.` part is reused while the second is the same. */
+function isoOf(date: Date): string {
   const ms = date.getTime();
-  if (!(ms >= 0 && ms <= MAX_FAST_MS)) {
-    out.ascii(date.toISOString());
-    return;
-  }
+  if (!(ms >= 0 && ms <= MAX_FAST_MS)) return date.toISOString();
   const second = Math.floor(ms / 1000);
   if (second !== lastSecond) {
     lastSecond = second;
     lastPrefix = date.toISOString().slice(0, 20);
   }
   const milli = ms - second * 1000;
-  out.ascii(lastPrefix);
-  out.ascii(milli < 10 ? '00' : milli < 100 ? '0' : '');
-  out.ascii(String(milli));
-  out.ascii('Z');
+  return `${lastPrefix}${milli < 10 ? '00' : milli < 100 ? '0' : ''}${milli}Z`;
 }
 
 /** The fields an audit record has, in this order (SPEC §6, then the guard's `line` and `status`). */
 const FIELDS = ['type', 'at', 'user', 'tokenId', 'via', 'method', 'path', 'ip', 'userAgent', 'outcome', 'reason', 'requestId', 'line', 'status'] as const;
-/** `,"name":` for each field, from `path` on. */
-const KEYS = FIELDS.map((name) => `,"${name}":`);
 
-/** A field value as JSON text, as `JSON.stringify` writes it in an object; null for what it cannot write. */
-function writeValue(out: LineBuffer, value: unknown): void {
+/**
+ * The inside of a JSON string literal for `s` (without the quotes). Text without `"`, `\`, control
+ * characters or surrogates, which is nearly every value, is its own escape; the rest goes to
+ * `JSON.stringify`, so lone surrogates come out as `\uXXXX` just as there.
+ */
+function jsonInner(s: string): string {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x20 || c === 0x22 || c === 0x5c || (c >= 0xd800 && c <= 0xdfff)) return JSON.stringify(s).slice(1, -1);
+  }
+  return s;
+}
+
+/** A field value as JSON text, or undefined for a field that is left out. */
+function jsonValue(value: unknown): string | undefined {
   switch (typeof value) {
-    case 'string':
-      out.json(value);
-      return;
-    case 'number':
-      out.ascii(Number.isFinite(value) ? String(value) : 'null');
-      return;
-    case 'boolean':
-      out.ascii(value ? 'true' : 'false');
-      return;
     case 'undefined':
-      out.ascii('null');
-      return;
+      return undefined;
+    case 'string':
+      return `"${jsonInner(value)}"`;
+    case 'number':
+      return Number.isFinite(value) ? String(value) : 'null';
+    case 'boolean':
+      return value ? 'true' : 'false';
     default:
-      if (value instanceof Date) {
-        if (Number.isNaN(value.getTime())) out.ascii('null');
-        else {
-          out.ascii('"');
-          writeIso(out, value);
-          out.ascii('"');
-        }
-        return;
-      }
+      if (value instanceof Date) return Number.isNaN(value.getTime()) ? 'null' : `"${isoOf(value)}"`;
       // Never throws: one event that cannot be serialised (a bigint, a cycle) must not stop a batch.
       try {
-        out.utf8(JSON.stringify(value) ?? 'null');
+        return JSON.stringify(value) ?? 'null';
       } catch {
-        out.ascii('null');
+        return 'null';
       }
   }
 }
 
 /**
- * Writes {@link auditRecord} as one line of JSON text: the same text `JSON.stringify` gives, then `\n`.
- * Built field by field in a fixed order straight into bytes: this runs for every token call, and builds no
- * string and no object on the way.
+ * {@link auditRecord} as one line of JSON text, the same text `JSON.stringify` gives. Built field by field
+ * in a fixed order: this runs for every token call, and `JSON.stringify` leaves its fast path for any
+ * object holding a Date.
  */
-export function writeAuditLine(out: LineBuffer, event: AuditEvent): void {
-  // type, at and user are always written (null when missing), the other fields only when set.
-  out.ascii('{"type":');
-  writeValue(out, event.type);
-  out.ascii(',"at":');
-  writeValue(out, event.at);
-  out.ascii(',"user":');
-  const user = event.user;
-  writeValue(out, user);
-  const tokenId = event.tokenId;
-  if (tokenId !== undefined) {
-    out.ascii(',"tokenId":');
-    writeValue(out, tokenId);
-  }
-  for (let i = 4; i < FIELDS.length; i++) {
-    const value = event[FIELDS[i]!];
-    if (value === undefined) continue;
-    out.ascii(KEYS[i]!);
-    writeValue(out, value);
-  }
-  out.ascii(',"message":');
-  if (event.type === 'token.used' && typeof user === 'string' && typeof tokenId === 'string') {
-    // Jira's line for a token call, written from its parts (the text between them has nothing to escape).
-    out.ascii('"');
-    out.jsonPart(user);
-    out.ascii(' has been authenticated via API Token (');
-    out.jsonPart(tokenId);
-    out.ascii(')"');
-  } else out.json(formatAuditMessage(event));
-  out.ascii('}');
-  out.endLine();
-}
-
-/** {@link writeAuditLine} as a string. */
 export function auditLine(event: AuditEvent): string {
-  const out = new LineBuffer(512);
-  writeAuditLine(out, event);
-  return Buffer.concat(out.take()).toString('utf8');
+  // type, at and user are always written (null when missing), the other fields only when set.
+  let out = `{"type":${jsonValue(event.type) ?? 'null'},"at":${jsonValue(event.at) ?? 'null'}`;
+  const user = event.user;
+  const userText = typeof user === 'string' ? jsonInner(user) : undefined;
+  out += userText === undefined ? `,"user":${jsonValue(user) ?? 'null'}` : `,"user":"${userText}"`;
+  const tokenId = event.tokenId;
+  const idText = typeof tokenId === 'string' ? jsonInner(tokenId) : undefined;
+  if (idText !== undefined) out += `,"tokenId":"${idText}"`;
+  else if (tokenId !== undefined) out += `,"tokenId":${jsonValue(tokenId)}`;
+  for (let i = 4; i < FIELDS.length; i++) {
+    const text = jsonValue(event[FIELDS[i]!]);
+    if (text !== undefined) out += `,"${FIELDS[i]!}":${text}`;
+  }
+  // Jira's line for a token call, put together from the parts already escaped (the text between them
+  // has nothing to escape, so this is the escape of the whole line).
+  const message =
+    event.type === 'token.used' && userText !== undefined && idText !== undefined
+      ? `"${userText} has been authenticated via API Token (${idText})"`
+      : (jsonValue(formatAuditMessage(event)) ?? 'null');
+  return `${out},"message":${message}}\n`;
 }
 
 /**
@@ -261,8 +236,8 @@ export interface JsonLinesSinkOptions {
  * An append-only JSON-lines file: one {@link auditRecord} per line, written in batches, in order. `close()`
  * writes everything buffered and closes the file; writing after `close()` throws.
  *
- * Each event is serialised as it is written, straight into bytes outside the JavaScript heap (a
- * `LineBuffer`), so the sink keeps no event objects and the batch is written as it stands.
+ * Events are kept as they are until the batch is written, then serialised together: one tight loop per
+ * batch costs less than serialising on every request. Events are never changed after they are emitted.
  */
 export class JsonLinesSink implements AuditSink {
   readonly path: string;
@@ -270,10 +245,8 @@ export class JsonLinesSink implements AuditSink {
   readonly #maxBatch: number;
   readonly #mode: number;
   readonly #onError: (error: unknown, context: string) => void;
-  /** Lines not written yet. */
-  readonly #lines = new LineBuffer();
-  /** Lines of a batch that could not be written because the file did not open; they go first next time. */
-  #unwritten: Buffer[] = [];
+  /** Events not yet serialised, or the text of a batch that could not be written yet. */
+  #buffer: Array<AuditEvent | string> = [];
   #timer: NodeJS.Timeout | undefined;
   #file: Promise<FileHandle> | undefined;
   #writing: Promise<void> = Promise.resolve();
@@ -293,15 +266,7 @@ export class JsonLinesSink implements AuditSink {
 
   write(event: AuditEvent): void {
     if (this.#closed) throw new Error(`JsonLinesSink(${this.path}) is closed`);
-    const lines = this.#lines;
-    try {
-      writeAuditLine(lines, event);
-    } catch (err) {
-      // Not expected (serialisation does not throw); the half-written line must not reach the file.
-      lines.dropLine();
-      throw err;
-    }
-    if (lines.lines >= this.#maxBatch) this.#flushInBackground();
+    if (this.#buffer.push(event) >= this.#maxBatch) this.#flushInBackground();
     else if (this.#timer === undefined) {
       this.#timer = setTimeout(() => this.#flushInBackground(), this.#flushMs);
       this.#timer.unref();
@@ -309,7 +274,7 @@ export class JsonLinesSink implements AuditSink {
   }
 
   #flushInBackground(): void {
-    const lines = this.#lines.lines;
+    const lines = this.#buffer.length;
     this.flush().catch((err: unknown) => this.#onError(err, `audit file ${this.path}: ${lines} events could not be written`));
   }
 
@@ -317,10 +282,10 @@ export class JsonLinesSink implements AuditSink {
   flush(): Promise<void> {
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#timer = undefined;
-    if (this.#lines.lines === 0 && this.#unwritten.length === 0) return this.#writing;
-    const parts = this.#unwritten.concat(this.#lines.take());
-    this.#unwritten = [];
-    const batch = parts.length === 1 ? parts[0]! : Buffer.concat(parts);
+    if (this.#buffer.length === 0) return this.#writing;
+    let text = '';
+    for (const item of this.#buffer) text += typeof item === 'string' ? item : auditLine(item);
+    this.#buffer = [];
     this.#file ??= open(this.path, 'a', this.#mode);
     const file = this.#file;
     // Batches are chained, so lines stay in order; a failed batch is reported by the caller of flush/close.
@@ -331,10 +296,10 @@ export class JsonLinesSink implements AuditSink {
       } catch (err) {
         // Nothing was written: keep the lines for the next flush and open the file anew then.
         if (this.#file === file) this.#file = undefined;
-        this.#unwritten.unshift(batch);
+        this.#buffer.unshift(text);
         throw err;
       }
-      await handle.appendFile(batch);
+      await handle.appendFile(text, 'utf8');
     });
     this.#writing = written.catch(() => undefined);
     return written;
