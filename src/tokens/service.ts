@@ -168,8 +168,23 @@ export function createTokenService(options: TokenServiceOptions): TokenService {
   const prefix = checkPrefix(options.prefix ?? DEFAULT_PREFIX);
   const hasher = new SecretHasher(options.pepper);
   const clock = options.clock ?? (() => new Date());
-  /** The time for a verify: the configured clock, or the time the row cache just read (one clock read a call). */
-  const nowFrom = options.clock === undefined ? (ms: number): Date => new Date(ms) : (): Date => clock();
+  /** Whether a clock was configured: then the row cache keeps to real time while tokens follow the clock. */
+  const customClock = options.clock !== undefined;
+  /** Real time in ms as of the last `readClock`. */
+  let clockMs = 0;
+  /**
+   * The time of a verify by the service clock; sets `clockMs` to real time for the row cache. Without a
+   * configured clock the two are one clock read (`new Date()` reads the clock itself).
+   */
+  const readClock = (): Date => {
+    if (customClock) {
+      clockMs = Date.now();
+      return clock();
+    }
+    const now = new Date();
+    clockMs = now.getTime();
+    return now;
+  };
   const flushMs = options.usageFlushMs ?? 1000;
   const cacheSize = options.cacheSize ?? 1000;
   const recordCacheMs = options.recordCacheMs ?? 500;
@@ -387,9 +402,9 @@ export function createTokenService(options: TokenServiceOptions): TokenService {
   };
 
   /** The checks after the secret matched: revocation, expiry, policy, user; then the use is recorded. */
-  const accept = (row: CachedRow, context: { username?: string; ip?: string | null }, nowMs: number): VerifyResult => {
+  /** Accepts or refuses a token whose row is `row`, at `now` by the service clock (`nowMs`: real time). */
+  const accept = (row: CachedRow, context: { username?: string; ip?: string | null }, nowMs: number, now: Date): VerifyResult => {
     const stored = row.stored;
-    const now = nowFrom(nowMs);
     // Written so that an unreadable date (NaN) refuses the token too.
     if (!(now.getTime() < row.endsAt)) {
       if (stored.revokedAt !== null && stored.revokedAt <= now) return { ok: false, reason: 'revoked' };
@@ -430,24 +445,27 @@ export function createTokenService(options: TokenServiceOptions): TokenService {
 
     verifySync(token, context = {}) {
       // A repeat of a token verified within recordCacheMs needs neither the checksum nor the hash again.
-      const nowMs = Date.now();
+      const now = readClock();
+      const nowMs = clockMs;
       const repeat = repeatOf(token, nowMs);
-      if (repeat !== undefined) return accept(repeat, context, nowMs);
+      if (repeat !== undefined) return accept(repeat, context, nowMs, now);
       const parsed = parseToken(token, prefix);
       return parsed.ok ? undefined : parsed;
     },
 
     async verify(token, context = {}) {
-      const nowMs = Date.now();
+      const now = readClock();
+      const nowMs = clockMs;
       const repeat = repeatOf(token, nowMs);
-      if (repeat !== undefined) return accept(repeat, context, nowMs);
+      if (repeat !== undefined) return accept(repeat, context, nowMs, now);
       const parsed = parseToken(token, prefix);
       if (!parsed.ok) return parsed;
       const row = freshRow(parsed.id, nowMs) ?? (await readRow(parsed.id));
       if (row === undefined || !hasher.matches(parsed.secret, row.stored)) return { ok: false, reason: 'unknown' };
       if (recordCacheMs > 0) row.token = token as string;
       // After a store read, time has moved on.
-      return accept(row, context, Date.now());
+      const later = readClock();
+      return accept(row, context, clockMs, later);
     },
 
     async get(id) {
