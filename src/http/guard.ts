@@ -13,10 +13,9 @@ import { readCredential } from './credentials.js';
 import { GuardError, logErrorToConsole, quoteParam, writeGuardError, type GuardErrorCode } from './errors.js';
 import { TokenRateLimiter, type TokenRateLimitOptions } from './rate-limit.js';
 import { candidateMethods, clientIp, pathPart, requestIdOf, requestProperty, routingOf, settingsOf, targetOf, userAgentOf, type AppSettings, type GuardRequest, type Routing } from './request.js';
-import { setPrincipal } from './principal.js';
 import { Scope } from './scope.js';
 
-/** Who a token call acts as; the guard puts it on the request as `req.tokenfence` (see principal.ts for how). */
+/** Who a token call acts as; put on the request as `req.tokenfence`. */
 export interface TokenPrincipal {
   /** The user the call acts as: the token's owner, or the Basic user name for an any-user token. */
   readonly user: string;
@@ -189,13 +188,13 @@ const METHOD_DESCRIPTOR: PropertyDescriptor = {
  * One call through the guard: what it read off the request, and what it knows so far for the audit event of
  * the outcome.
  *
- * Each request property is read once, here or on the way. Express swaps the prototype of every request
- * (`Object.setPrototypeOf(req, app.request)`), and from then on V8 builds a new hidden class for each
- * property added to it (any object whose prototype was set this way does the same): every request ends up
- * with a class of its own, so an inline cache on `req.x` misses on every request (about 1 µs each on a
- * loaded server). The reads therefore go through `requestProperty` (`Reflect.get`, a lookup with no cache
- * to miss), once each; reading from this object afterwards costs nothing. For the same reason the guard
- * adds no property to the request on the way through: `req.tokenfence` is an accessor (principal.ts).
+ * Each request property is read once, here or on the way, and none after `req.tokenfence` is set. Express
+ * swaps the prototype of every request (`Object.setPrototypeOf(req, app.request)`), and from then on V8
+ * builds a new hidden class for each property added to it (any object whose prototype was set this way
+ * does the same): every request ends up with a class of its own, so an inline cache on `req.x` misses on
+ * every request (about 1 µs each on a loaded server), and setting `tokenfence` copies the class once more.
+ * The reads therefore go through `requestProperty` (`Reflect.get`, a lookup with no cache to miss), once
+ * each; reading from this object afterwards costs nothing.
  */
 interface CallContext {
   user: string | null;
@@ -441,7 +440,7 @@ export function tokenGuard(options: TokenGuardOptions): TokenGuard {
     // Without method lists a change of method cannot change the decision: no lock either.
     const lock = RestrictionSet.compiled(set).hasMethods && mayHaveBody(call.headers);
     const principal: TokenPrincipal = { user: result.user, tokenId: result.record.id, via: call.via!, token: result.record, line: verdict };
-    setPrincipal(req, principal);
+    (req as { tokenfence?: TokenPrincipal }).tokenfence = principal;
     if (setUser === true) (req as { user?: unknown }).user = principal;
     else if (typeof setUser === 'function') {
       return Promise.resolve(setUser(principal, req)).then((user) => {

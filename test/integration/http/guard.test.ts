@@ -68,40 +68,6 @@ describe.each(EXPRESS_FLAVOURS)('tokenGuard on $name', (flavour: ExpressFlavour)
     expect(JSON.stringify(seen[0]!.principal)).not.toContain(alice);
   });
 
-  it('adds no own property to the request; the principal reaches mounted apps and the app after them', async () => {
-    const seenBy: Array<[string, unknown, boolean]> = [];
-    const record = (where: string) => (req: Request, _res: unknown, next: () => void) => {
-      seenBy.push([where, req.tokenfence?.user, Object.hasOwn(req, 'tokenfence')]);
-      next();
-    };
-    // The guard in the parent, read in a mounted app; the guard in a mounted app, read in the parent after it.
-    const inner = flavour.create();
-    inner.use(record('inner'));
-    const guarded = flavour.create();
-    guarded.use(tokenGuard({ tokens }));
-    guarded.use(record('guarded sub-app'));
-    const { port } = await start({}, {
-      after: (app) => {
-        app.use(inner);
-        app.use(record('parent'));
-      },
-    });
-    expect((await send(port, { path: '/rest/api/2/issue/KAN-1', headers: [bearer(alice)] })).status).toBe(200);
-    const outer = flavour.create();
-    outer.use('/rest', guarded);
-    outer.use(record('after sub-app'));
-    outer.use((_req: Request, res: { json(b: unknown): void }) => res.json({}));
-    const server = await listen(outer);
-    servers.push(server);
-    expect((await send(server.port, { path: '/rest/x', headers: [bearer(open)] })).status).toBe(200);
-    expect(seenBy).toEqual([
-      ['inner', 'alice', false],
-      ['parent', 'alice', false],
-      ['guarded sub-app', 'bob', false],
-      ['after sub-app', 'bob', false],
-    ]);
-  });
-
   it('acts as the Basic user for an any-user token and refuses it as Bearer', async () => {
     const { port, seen } = await start();
     expect((await send(port, { path: '/rest/x', headers: [['Authorization', basic('carol', anyUser)]] })).status).toBe(200);
