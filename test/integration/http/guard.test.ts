@@ -68,6 +68,47 @@ describe.each(EXPRESS_FLAVOURS)('tokenGuard on $name', (flavour: ExpressFlavour)
     expect(JSON.stringify(seen[0]!.principal)).not.toContain(alice);
   });
 
+  it('the principal reaches mounted apps and the app after them, and a host can delete it', async () => {
+    const seenBy: Array<[string, unknown]> = [];
+    const record = (where: string) => (req: Request, _res: unknown, next: () => void) => {
+      seenBy.push([where, req.tokenfence?.user]);
+      next();
+    };
+    // The guard in the parent, read in a mounted app; the guard in a mounted app, read in the parent after it.
+    const inner = flavour.create();
+    inner.use(record('inner'));
+    const guarded = flavour.create();
+    guarded.use(tokenGuard({ tokens }));
+    guarded.use(record('guarded sub-app'));
+    const { port } = await start({}, {
+      after: (app) => {
+        app.use(inner);
+        app.use(record('parent'));
+        // A host that takes the token's identity away (an own property, as on any object: delete works).
+        app.use((req: Request, _res: unknown, next: () => void) => {
+          delete req.tokenfence;
+          next();
+        });
+        app.use(record('after delete'));
+      },
+    });
+    expect((await send(port, { path: '/rest/api/2/issue/KAN-1', headers: [bearer(alice)] })).status).toBe(200);
+    const outer = flavour.create();
+    outer.use('/rest', guarded);
+    outer.use(record('after sub-app'));
+    outer.use((_req: Request, res: { json(b: unknown): void }) => res.json({}));
+    const server = await listen(outer);
+    servers.push(server);
+    expect((await send(server.port, { path: '/rest/x', headers: [bearer(open)] })).status).toBe(200);
+    expect(seenBy).toEqual([
+      ['inner', 'alice'],
+      ['parent', 'alice'],
+      ['after delete', undefined],
+      ['guarded sub-app', 'bob'],
+      ['after sub-app', 'bob'],
+    ]);
+  });
+
   it('acts as the Basic user for an any-user token and refuses it as Bearer', async () => {
     const { port, seen } = await start();
     expect((await send(port, { path: '/rest/x', headers: [['Authorization', basic('carol', anyUser)]] })).status).toBe(200);
