@@ -401,9 +401,8 @@ export function createTokenService(options: TokenServiceOptions): TokenService {
     return { token, stored };
   };
 
-  /** The checks after the secret matched: revocation, expiry, policy, user; then the use is recorded. */
-  /** Accepts or refuses a token whose row is `row`, at `now` by the service clock (`nowMs`: real time). */
-  const accept = (row: CachedRow, context: { username?: string; ip?: string | null }, nowMs: number, now: Date): VerifyResult => {
+  /** The checks after the secret matched, at `now` by the service clock: revocation, expiry, policy, user; then the use is recorded. */
+  const accept = (row: CachedRow, context: { username?: string; ip?: string | null }, now: Date): VerifyResult => {
     const stored = row.stored;
     // Written so that an unreadable date (NaN) refuses the token too.
     if (!(now.getTime() < row.endsAt)) {
@@ -446,9 +445,8 @@ export function createTokenService(options: TokenServiceOptions): TokenService {
     verifySync(token, context = {}) {
       // A repeat of a token verified within recordCacheMs needs neither the checksum nor the hash again.
       const now = readClock();
-      const nowMs = clockMs;
-      const repeat = repeatOf(token, nowMs);
-      if (repeat !== undefined) return accept(repeat, context, nowMs, now);
+      const repeat = repeatOf(token, clockMs);
+      if (repeat !== undefined) return accept(repeat, context, now);
       const parsed = parseToken(token, prefix);
       return parsed.ok ? undefined : parsed;
     },
@@ -457,15 +455,14 @@ export function createTokenService(options: TokenServiceOptions): TokenService {
       const now = readClock();
       const nowMs = clockMs;
       const repeat = repeatOf(token, nowMs);
-      if (repeat !== undefined) return accept(repeat, context, nowMs, now);
+      if (repeat !== undefined) return accept(repeat, context, now);
       const parsed = parseToken(token, prefix);
       if (!parsed.ok) return parsed;
       const row = freshRow(parsed.id, nowMs) ?? (await readRow(parsed.id));
       if (row === undefined || !hasher.matches(parsed.secret, row.stored)) return { ok: false, reason: 'unknown' };
       if (recordCacheMs > 0) row.token = token as string;
       // After a store read, time has moved on.
-      const later = readClock();
-      return accept(row, context, clockMs, later);
+      return accept(row, context, readClock());
     },
 
     async get(id) {
