@@ -159,7 +159,6 @@ function checkSink(sink: unknown, index: number): AuditSink {
   return sink as AuditSink;
 }
 
-
 /**
  * Combines sinks into one audit hook. Each event goes to every sink; a sink that throws or rejects is
  * reported to `onError` and the others still get the event.

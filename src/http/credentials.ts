@@ -21,20 +21,20 @@ const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$
 const CONTROL = /[\x00-\x1f\x7f-\x9f]/;
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
-/** Every Authorization value of the request, one per header line (Node keeps only the first in `headers`). */
-function authorizationValues(req: IncomingMessage): string[] {
+/**
+ * Every Authorization value of the request, one per header line, when there is more than one line; undefined
+ * for one line (Node keeps only the first in `headers`), so the common case builds nothing.
+ */
+function repeatedAuthorization(req: IncomingMessage): string[] | undefined {
   const raw = requestProperty(req, 'rawHeaders');
-  const values: string[] = [];
-  for (let i = 0; i < raw.length; i += 2) if (isAuthorizationName(raw[i]!)) values.push(raw[i + 1]!);
+  let first: string | undefined;
+  let values: string[] | undefined;
+  for (let i = 0; i < raw.length; i += 2) {
+    if (!isAuthorizationName(raw[i]!)) continue;
+    if (first === undefined) first = raw[i + 1]!;
+    else (values ??= [first]).push(raw[i + 1]!);
+  }
   return values;
-}
-
-/** How many Authorization header lines the request has. */
-function authorizationCount(req: IncomingMessage): number {
-  const raw = requestProperty(req, 'rawHeaders');
-  let count = 0;
-  for (let i = 0; i < raw.length; i += 2) if (isAuthorizationName(raw[i]!)) count++;
-  return count;
 }
 
 const isAuthorizationName = (name: string): boolean => name.length === 13 && name.toLowerCase() === 'authorization';
@@ -92,9 +92,8 @@ export function readCredential(req: IncomingMessage, prefix: string, headers: In
   // The common cases first: no header at all, or one header that does not mention the prefix.
   const value = headers.authorization;
   if (value === undefined) return NONE;
-  const count = authorizationCount(req);
-  if (count > 1) {
-    const values = authorizationValues(req);
+  const values = repeatedAuthorization(req);
+  if (values !== undefined) {
     for (const v of values) if (mentionsPrefix(v, prefix)) return { kind: 'malformed', detail: `${values.length} Authorization headers` };
     return NONE;
   }

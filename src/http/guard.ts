@@ -142,7 +142,6 @@ function checkOptions(options: TokenGuardOptions): void {
   }
 }
 
-
 /** What of an internal error reaches a logger: its name, code and message, not the object (which may hold more). */
 function describeError(error: unknown): { name?: string; code?: unknown; message: string } {
   if (!(error instanceof Error)) return { message: String(error) };
