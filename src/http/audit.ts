@@ -174,6 +174,9 @@ export function createAuditLog(sinks: ReadonlyArray<AuditSink | AuditHook>, opti
   const checked = sinks.map(checkSink);
   const onError = options.onError ?? logErrorToConsole;
   const log = ((event: AuditEvent): void => {
+    // Every sink gets the same object, and the JSON-lines sink serialises it later: frozen, no sink (and no
+    // caller) can change what the others write. tokenfence's own events arrive frozen already.
+    Object.freeze(event);
     for (const sink of checked) {
       try {
         const result = sink.write(event);
@@ -236,7 +239,8 @@ export interface JsonLinesSinkOptions {
  * writes everything buffered and closes the file; writing after `close()` throws.
  *
  * Events are kept as they are until the batch is written, then serialised together: one tight loop per
- * batch costs less than serialising on every request. Events are never changed after they are emitted.
+ * batch costs less than serialising on every request. The events tokenfence emits, and every event that
+ * passes through {@link createAuditLog}, are frozen, so the line written is the event as it was emitted.
  */
 export class JsonLinesSink implements AuditSink {
   readonly path: string;

@@ -251,9 +251,11 @@ export function tokenGuard(options: TokenGuardOptions): TokenGuard {
     const headers = call.headers;
     const id = requestId === undefined ? requestIdOf(headers) : requestId(req);
     const userAgent = userAgentOf(headers);
-    const full: AuditEvent = {
+    // Frozen, with a Date of its own (not the token record's): a sink, a hook or a handler holding the
+    // principal cannot change the record after it was emitted, and the JSON-lines sink writes it later.
+    const full: AuditEvent = Object.freeze({
       type: refusal === undefined ? USED : DENIED,
-      at: at ?? new Date(),
+      at: at === undefined ? new Date() : new Date(at.getTime()),
       user: call.user,
       tokenId: call.tokenId,
       via: call.via,
@@ -266,7 +268,7 @@ export function tokenGuard(options: TokenGuardOptions): TokenGuard {
       requestId: id === undefined || id.includes(prefix) ? undefined : id,
       line,
       status: refusal?.status,
-    };
+    });
     try {
       const result = auditHook(full);
       if (result instanceof Promise) result.catch((err: unknown) => onError(err, 'audit hook failed'));

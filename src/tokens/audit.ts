@@ -12,7 +12,8 @@ export type AuditEventType =
 
 /**
  * One audit event. Never holds a token secret, a password, a session id or a form token: only the
- * public token id.
+ * public token id. The events tokenfence emits are frozen, and `at` is a Date of the event's own: a hook
+ * or sink that tries to change one throws (and is reported), and the other sinks still get it as it was.
  */
 export interface AuditEvent {
   readonly type: AuditEventType;

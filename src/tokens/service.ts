@@ -208,7 +208,8 @@ export function createTokenService(options: TokenServiceOptions): TokenService {
   const emit = (event: Omit<AuditEvent, 'at' | 'outcome'> & { outcome?: AuditEvent['outcome'] }): void => {
     if (!audit) return;
     try {
-      const result = audit({ outcome: 'success', at: clock(), ...event });
+      // Frozen, with a Date of its own (a clock may hand out one shared Date): no hook or sink can change an event once emitted.
+      const result = audit(Object.freeze({ outcome: 'success', at: new Date(clock().getTime()), ...event }));
       if (result instanceof Promise) result.catch((err) => onError(err, 'audit hook failed'));
     } catch (err) {
       onError(err, 'audit hook failed');

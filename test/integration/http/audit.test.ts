@@ -265,6 +265,41 @@ describe.each(EXPRESS_FLAVOURS)('audit through HTTP ($name)', (flavour: ExpressF
     });
   });
 
+  test('what reaches the JSON-lines file is the event as emitted: a sink that edits it and a handler that edits the principal change nothing', async () => {
+    const file = join(dir, 'audit.jsonl');
+    const sinkErrors: unknown[] = [];
+    const audit = createAuditLog(
+      [
+        (e) => {
+          // A "redacting" sink that edits in place, as some loggers' redaction does.
+          (e as { ip?: string | null }).ip = 'scrubbed';
+        },
+        new JsonLinesSink(file),
+      ],
+      { onError: (error) => sinkErrors.push(error) },
+    );
+    const tokens = createTokenService({ store: new MemoryTokenStore() });
+    services.push(tokens);
+    const app = flavour.create();
+    app.use(tokenGuard({ tokens, audit }));
+    let recorded: string | undefined;
+    app.use((req, res) => {
+      const used = req.tokenfence!.token.lastAccessed!;
+      recorded = used.toISOString();
+      used.setTime(0);
+      res.json({ ok: true });
+    });
+    const server = await listen(app);
+    servers.push(server);
+    const { token } = await tokens.issue({ owner: 'alice', label: 'x' });
+    expect((await send(server.port, { path: '/rest/api/2/myself', headers: [bearer(token)] })).status).toBe(200);
+    await audit.close();
+    expect(sinkErrors).toHaveLength(1);
+    expect(sinkErrors[0]).toBeInstanceOf(TypeError);
+    const [line] = readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(line).toMatchObject({ type: 'token.used', user: 'alice', ip: '127.0.0.1', at: recorded });
+  });
+
   test('lifecycle events of the service land in the same JSON-lines file as the calls', async () => {
     const file = join(dir, 'audit.jsonl');
     const audit = createAuditLog([new JsonLinesSink(file, { flushMs: 50 })]);

@@ -107,6 +107,27 @@ describe('createAuditLog', () => {
     expect(c).toEqual([e1, e2]);
   });
 
+  test('freezes each event: a sink that changes it throws, is reported, and the sinks after it get it unchanged', () => {
+    const errors: unknown[] = [];
+    const seen: Array<string | null> = [];
+    const log = createAuditLog(
+      [
+        (e) => {
+          (e as { user: string | null }).user = 'rewritten';
+        },
+        (e) => void seen.push(e.user),
+      ],
+      { onError: (error) => errors.push(error) },
+    );
+    const e = event({ user: 'alice' });
+    log(e);
+    expect(Object.isFrozen(e)).toBe(true);
+    expect(e.user).toBe('alice');
+    expect(seen).toEqual(['alice']);
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toBeInstanceOf(TypeError);
+  });
+
   test('a sink that throws is reported with a context and the other sinks still get the event', () => {
     const errors: Array<[unknown, string]> = [];
     const got: AuditEvent[] = [];

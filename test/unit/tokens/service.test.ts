@@ -438,6 +438,22 @@ describe('audit', () => {
     for (const t of [token, rotated.token]) expect(text).not.toContain(t.slice(16, 40));
   });
 
+  test('events are frozen and their time is a Date of their own, even when the clock hands out one shared Date', async () => {
+    const shared = new Date('2026-03-04T05:06:07.000Z');
+    const events: AuditEvent[] = [];
+    const tokens = createTokenService({ store: new MemoryTokenStore(), clock: () => shared, audit: (e) => void events.push(e) });
+    await tokens.issue({ owner: 'a', label: 'x' });
+    const [created] = events;
+    expect(Object.isFrozen(created)).toBe(true);
+    expect(() => {
+      (created as { user: string | null }).user = 'mallory';
+    }).toThrow(TypeError);
+    expect(created!.at).not.toBe(shared);
+    shared.setTime(0);
+    expect(created).toMatchObject({ type: 'token.created', user: 'a' });
+    expect(created!.at.toISOString()).toBe('2026-03-04T05:06:07.000Z');
+  });
+
   test('a failing audit hook never fails the call; it is reported', async () => {
     const errors: string[] = [];
     const tokens = createTokenService({
