@@ -1,11 +1,21 @@
 // MemoryTokenStore: the TokenStore for tests and single-process use; nothing survives a restart.
 import type { StoredToken, TokenChanges, TokenStore, UsageUpdate } from './store.js';
 
+const copyDate = <D extends Date | null>(date: D): D => (date === null ? date : (new Date(date.getTime()) as D));
+/** A copy that shares nothing mutable with `t`: a Date changed in place (`setTime`) is a change too. */
+const copy = (t: StoredToken): StoredToken => ({
+  ...t,
+  createdAt: copyDate(t.createdAt),
+  expiresAt: copyDate(t.expiresAt),
+  lastAccessed: copyDate(t.lastAccessed),
+  revokedAt: copyDate(t.revokedAt),
+});
+
 const oldestFirst = (a: StoredToken, b: StoredToken): number => a.createdAt.getTime() - b.createdAt.getTime() || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
 
 /**
- * Keeps tokens in a Map. Records are copied in and out, so callers can never change stored state by
- * mutating what they were given.
+ * Keeps tokens in a Map. Records are copied in and out, their dates included, so callers can never change
+ * stored state by mutating what they were given (an expiry moved with `setTime` would keep a token alive).
  *
  * @example const tokens = createTokenService({ store: new MemoryTokenStore() });
  */
@@ -14,12 +24,12 @@ export class MemoryTokenStore implements TokenStore {
 
   insert(token: StoredToken): void {
     if (this.#tokens.has(token.id)) throw new Error(`a token with id ${token.id} already exists`);
-    this.#tokens.set(token.id, { ...token });
+    this.#tokens.set(token.id, copy(token));
   }
 
   get(id: string): StoredToken | undefined {
     const token = this.#tokens.get(id);
-    return token && { ...token };
+    return token && copy(token);
   }
 
   listByOwner(owner: string | null): StoredToken[] {
@@ -27,15 +37,15 @@ export class MemoryTokenStore implements TokenStore {
   }
 
   listAll(): StoredToken[] {
-    return [...this.#tokens.values()].sort(oldestFirst).map((t) => ({ ...t }));
+    return [...this.#tokens.values()].sort(oldestFirst).map(copy);
   }
 
   update(id: string, changes: TokenChanges): StoredToken | undefined {
     const token = this.#tokens.get(id);
     if (!token) return undefined;
-    const next = { ...token, ...changes };
+    const next = copy({ ...token, ...changes });
     this.#tokens.set(id, next);
-    return { ...next };
+    return copy(next);
   }
 
   recordUsage(updates: readonly UsageUpdate[]): void {
@@ -46,7 +56,7 @@ export class MemoryTokenStore implements TokenStore {
       this.#tokens.set(u.id, {
         ...token,
         usageCount: token.usageCount + u.count,
-        lastAccessed: newer ? u.lastAccessed : token.lastAccessed,
+        lastAccessed: newer ? copyDate(u.lastAccessed) : token.lastAccessed,
         lastAccessedIp: newer ? u.lastAccessedIp : token.lastAccessedIp,
       });
     }

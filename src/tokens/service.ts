@@ -126,14 +126,26 @@ function sameText(a: string, b: string): boolean {
 /** Unicode NFKC plus case folding: how a Basic username is compared with a token's owner. */
 export const normalizeUser = (name: string): string => name.normalize('NFKC').toLowerCase().normalize('NFKC');
 
-function publicRecord(t: StoredToken, pending?: UsageUpdate): TokenRecord {
+/**
+ * A token's uses not yet written to the store: one entry per token, updated in place until a flush takes
+ * it. The time is kept as a number, so no Date handed to a caller is shared with what will be written.
+ */
+interface PendingUse {
+  readonly id: string;
+  count: number;
+  lastAccessedMs: number;
+  lastAccessedIp: string | null;
+}
+
+/** The record callers see: the stored token with its pending uses; `usedAt` is the Date of the use just counted. */
+function publicRecord(t: StoredToken, pending?: PendingUse, usedAt?: Date): TokenRecord {
   return {
     id: t.id,
     owner: t.owner,
     label: t.label,
     createdAt: t.createdAt,
     expiresAt: t.expiresAt,
-    lastAccessed: pending ? pending.lastAccessed : t.lastAccessed,
+    lastAccessed: pending ? (usedAt ?? new Date(pending.lastAccessedMs)) : t.lastAccessed,
     lastAccessedIp: pending ? pending.lastAccessedIp : t.lastAccessedIp,
     usageCount: t.usageCount + (pending ? pending.count : 0),
     restrictions: t.restrictions,
@@ -340,43 +352,45 @@ export function createTokenService(options: TokenServiceOptions): TokenService {
   };
 
   // ---- usage, coalesced ----
-  const pending = new Map<string, UsageUpdate>();
+  const pending = new Map<string, PendingUse>();
   let flushTimer: NodeJS.Timeout | undefined;
   let flushing: Promise<void> = Promise.resolve();
   const flush = (): Promise<void> => {
     if (flushTimer) clearTimeout(flushTimer);
     flushTimer = undefined;
     if (pending.size === 0) return flushing;
-    const batch = [...pending.values()];
+    const entries = [...pending.values()];
     pending.clear();
+    const batch: UsageUpdate[] = entries.map((u) => ({ id: u.id, count: u.count, lastAccessed: new Date(u.lastAccessedMs), lastAccessedIp: u.lastAccessedIp }));
     flushing = flushing
       .then(() => store.recordUsage(batch))
       .catch((err: unknown) => {
-        // Put the batch back (merged with newer uses) so a transient store error loses nothing.
-        for (const u of batch) {
+        // Put the uses back (added to newer ones, whose time is the later) so a transient store error loses nothing.
+        for (const u of entries) {
           const newer = pending.get(u.id);
-          pending.set(u.id, newer ? { ...newer, count: newer.count + u.count } : u);
+          if (newer === undefined) pending.set(u.id, u);
+          else newer.count += u.count;
         }
         onError(err, 'could not record token usage');
       });
     return flushing;
   };
-  /** Counts a use; returns the token's pending usage, this use included. */
-  const recordUse = (id: string, ip: string | null, at: Date): UsageUpdate => {
-    // The pending entry is updated in place (one object per token per flush, not per call); a flush
-    // takes the entries and clears the map, so an entry is never changed after it was handed to the store.
-    let entry = pending.get(id) as { count: number; lastAccessed: Date; lastAccessedIp: string | null } | undefined;
-    if (entry === undefined) pending.set(id, (entry = { id, count: 1, lastAccessed: at, lastAccessedIp: ip } as UsageUpdate));
+  /** Counts a use at `at`; returns the token's pending uses, this one included. */
+  const recordUse = (id: string, ip: string | null, at: Date): PendingUse => {
+    // The entry is updated in place (one object per token per flush, not per call); a flush takes the
+    // entries out of the map and writes copies, so nothing it wrote is changed afterwards.
+    let entry = pending.get(id);
+    if (entry === undefined) pending.set(id, (entry = { id, count: 1, lastAccessedMs: at.getTime(), lastAccessedIp: ip }));
     else {
       entry.count++;
-      entry.lastAccessed = at;
+      entry.lastAccessedMs = at.getTime();
       entry.lastAccessedIp = ip;
     }
     if (flushTimer === undefined) {
       flushTimer = setTimeout(() => void flush(), flushMs);
       flushTimer.unref();
     }
-    return entry as UsageUpdate;
+    return entry;
   };
 
   const mustGet = async (id: string): Promise<StoredToken> => {
@@ -429,7 +443,7 @@ export function createTokenService(options: TokenServiceOptions): TokenService {
       onError(err, `token ${stored.id} has restrictions that do not parse`);
       return { ok: false, reason: 'policy' };
     }
-    return { ok: true, record: publicRecord(stored, recordUse(stored.id, context.ip ?? null, now)), user, restrictions };
+    return { ok: true, record: publicRecord(stored, recordUse(stored.id, context.ip ?? null, now), now), user, restrictions };
   };
 
   let purgeTimer: NodeJS.Timeout | undefined;

@@ -202,6 +202,24 @@ describe('verify', () => {
     expect(store.get(record.id)!.usageCount).toBe(1000);
   });
 
+  test('a Date handed out is not the one written: changing a record\'s lastAccessed in place changes nothing stored', async () => {
+    const store = new MemoryTokenStore();
+    let now = new Date('2026-02-03T04:05:06.007Z');
+    const tokens = createTokenService({ store, clock: () => new Date(now) });
+    const { token, record } = await tokens.issue({ owner: 'a', label: 'x' });
+    const first = await tokens.verify(token, { ip: '10.0.0.1' });
+    now = new Date('2026-02-03T04:05:07.000Z');
+    const second = await tokens.verify(token, { ip: '10.0.0.2' });
+    expect(first.ok && second.ok).toBe(true);
+    if (!first.ok || !second.ok) return;
+    expect(second.record.lastAccessed!.toISOString()).toBe('2026-02-03T04:05:07.000Z');
+    const listed = await tokens.get(record.id);
+    expect(listed).toMatchObject({ usageCount: 2, lastAccessed: new Date('2026-02-03T04:05:07.000Z'), lastAccessedIp: '10.0.0.2' });
+    for (const date of [first.record.lastAccessed!, second.record.lastAccessed!, listed!.lastAccessed!]) date.setTime(0);
+    await tokens.close();
+    expect(store.get(record.id)).toMatchObject({ usageCount: 2, lastAccessed: new Date('2026-02-03T04:05:07.000Z'), lastAccessedIp: '10.0.0.2' });
+  });
+
   test('a failing usage write is retried, not lost', async () => {
     const store = new MemoryTokenStore();
     const errors: string[] = [];
@@ -213,12 +231,13 @@ describe('verify', () => {
       if (failures-- > 0) throw new Error('database is locked');
       real(updates);
     });
-    await tokens.verify(token);
+    await tokens.verify(token, { ip: '10.0.0.1' });
     await new Promise((r) => setTimeout(r, 20));
-    await tokens.verify(token);
+    const later = await tokens.verify(token, { ip: '10.0.0.2' });
     await tokens.close();
     expect(errors).toEqual(['could not record token usage']);
-    expect(store.get(record.id)!.usageCount).toBe(2);
+    // The retried use is added to the newer one, whose time and address are the later ones.
+    expect(later.ok && store.get(record.id)).toMatchObject({ usageCount: 2, lastAccessed: later.ok ? later.record.lastAccessed : null, lastAccessedIp: '10.0.0.2' });
   });
 });
 

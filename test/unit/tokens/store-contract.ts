@@ -52,6 +52,32 @@ export function tokenStoreContract(name: string, open: () => Promise<TokenStore>
       expect((await store.get('A1'))!.label).toBe('label A1');
     });
 
+    test('their dates are copies too, in and out: changing a Date in place (setTime) changes nothing stored', async () => {
+      const expiresAt = at('2026-06-01T00:00:00Z');
+      const inserted = token('A1', { expiresAt, revokedAt: at('2026-05-01T00:00:00Z') });
+      await store.insert(inserted);
+      expiresAt.setTime(Date.parse('2100-01-01T00:00:00Z'));
+      inserted.createdAt.setTime(0);
+      const got = (await store.get('A1'))!;
+      expect(got.expiresAt!.toISOString()).toBe('2026-06-01T00:00:00.000Z');
+      expect(got.createdAt.toISOString()).toBe('2026-01-01T00:00:00.000Z');
+      got.expiresAt!.setTime(Date.parse('2100-01-01T00:00:00Z'));
+      got.revokedAt!.setTime(Date.parse('2100-01-01T00:00:00Z'));
+      (await store.listAll())[0]!.createdAt.setTime(0);
+      const updated = (await store.update('A1', { label: 'renamed' }))!;
+      updated.expiresAt!.setTime(0);
+      const used = new Date('2026-03-01T00:00:00Z');
+      await store.recordUsage([{ id: 'A1', count: 1, lastAccessed: used, lastAccessedIp: null }]);
+      used.setTime(0);
+      expect(await store.get('A1')).toMatchObject({
+        label: 'renamed',
+        createdAt: at('2026-01-01T00:00:00Z'),
+        expiresAt: at('2026-06-01T00:00:00Z'),
+        revokedAt: at('2026-05-01T00:00:00Z'),
+        lastAccessed: at('2026-03-01T00:00:00Z'),
+      });
+    });
+
     test('listByOwner and listAll, oldest first; null lists the any-user tokens', async () => {
       await store.insert(token('B', { createdAt: at('2026-01-02T00:00:00Z') }));
       await store.insert(token('A', { createdAt: at('2026-01-01T00:00:00Z') }));
