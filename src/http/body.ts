@@ -1,6 +1,6 @@
 // Reads and parses a JSON request body for JsonData rules when the host has not parsed it yet (SPEC §5).
 import type { IncomingMessage } from 'node:http';
-import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
+import { createBrotliDecompress, createGunzip, createInflate, type Zlib } from 'node:zlib';
 import type { Transform } from 'node:stream';
 import secureJson from 'secure-json-parse';
 import { GuardError } from './errors.js';
@@ -30,7 +30,7 @@ function charsetOf(contentType: string): string | undefined {
   return match === null ? undefined : match[2]!.toLowerCase();
 }
 
-function decoderFor(encoding: string): Transform | null | undefined {
+function decoderFor(encoding: string): (Transform & Zlib) | null | undefined {
   switch (encoding) {
     case 'identity':
       return null;
@@ -45,20 +45,30 @@ function decoderFor(encoding: string): Transform | null | undefined {
   }
 }
 
-/** Reads the whole stream (after decompression) up to `limit` bytes. */
+const tooLarge = (limit: number): GuardError => new GuardError('body_too_large', `The request body is larger than the limit of ${limit} bytes.`);
+
+/**
+ * Reads the whole body (after decompression) up to `limit` bytes. It resolves only when the request has
+ * ended, never when a decompressor stops early: zlib's inflate and brotli end at the end of the first
+ * compressed stream and ignore what follows, and a host parser that reads on from there (body-parser 2
+ * checks whether the request finished, not `req._body`) would see another body than the one evaluated.
+ * Bytes after the end of the compressed data are therefore refused.
+ */
 function readAll(req: IncomingMessage, limit: number): Promise<Buffer> {
   const encoding = (req.headers['content-encoding'] ?? 'identity').trim().toLowerCase();
   const declared = req.headers['content-length'];
-  if (encoding === 'identity' && declared !== undefined && Number(declared) > limit) {
-    return Promise.reject(new GuardError('body_too_large', `The request body is larger than the limit of ${limit} bytes.`));
-  }
-  const decoder = decoderFor(encoding);
-  if (decoder === undefined) return Promise.reject(new GuardError('unsupported_body', 'The Content-Encoding is not supported; send identity, gzip, deflate or br.'));
-  const source = decoder === null ? req : req.pipe(decoder);
+  if (encoding === 'identity' && declared !== undefined && Number(declared) > limit) return Promise.reject(tooLarge(limit));
+  const found = decoderFor(encoding);
+  if (found === undefined) return Promise.reject(new GuardError('unsupported_body', 'The Content-Encoding is not supported; send identity, gzip, deflate or br.'));
+  const decoder = found;
   return new Promise<Buffer>((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
     let done = false;
+    /** Compressed bytes received, and whether the request and the decompressor have ended. */
+    let received = 0;
+    let requestEnded = false;
+    let decoderEnded = false;
     const finish = (error: GuardError | null): void => {
       if (done) return;
       done = true;
@@ -66,21 +76,53 @@ function readAll(req: IncomingMessage, limit: number): Promise<Buffer> {
         resolve(Buffer.concat(chunks, size));
         return;
       }
-      // Drain what is left so the connection can answer; nothing more is buffered.
-      if (decoder) req.unpipe(decoder);
+      // Drain what is left so the connection can answer; nothing more is buffered or decompressed.
+      req.removeListener('data', onRequestData);
+      decoder?.destroy();
       req.resume();
       reject(error);
     };
-    source.on('data', (chunk: Buffer) => {
+    const collect = (chunk: Buffer): void => {
       if (done) return;
       size += chunk.length;
-      if (size > limit) finish(new GuardError('body_too_large', `The request body is larger than the limit of ${limit} bytes.`));
+      if (size > limit) finish(tooLarge(limit));
       else chunks.push(chunk);
+    };
+    const trailing = (): GuardError => new GuardError('invalid_json', 'The request body has data after the end of its compressed content.');
+    /** With a decompressor: done when both have ended and it took every byte received. */
+    const settle = (): void => {
+      if (!requestEnded || !decoderEnded) return;
+      finish(decoder!.bytesWritten === received ? null : trailing());
+    };
+    function onRequestData(chunk: Buffer): void {
+      if (done) return;
+      if (decoder === null) {
+        collect(chunk);
+        return;
+      }
+      received += chunk.length;
+      if (decoderEnded) finish(trailing());
+      else decoder.write(chunk);
+    }
+    req.on('data', onRequestData);
+    req.once('end', () => {
+      requestEnded = true;
+      if (decoder === null) finish(null);
+      else if (decoderEnded) settle();
+      else decoder.end();
     });
-    source.once('end', () => finish(null));
-    source.once('error', () => finish(new GuardError('invalid_json', 'The request body could not be read or decompressed.')));
-    if (decoder) req.once('error', () => finish(new GuardError('invalid_json', 'The request body could not be read.')));
     req.once('aborted', () => finish(new GuardError('invalid_json', 'The request was aborted before its body was complete.')));
+    req.once('error', () => finish(new GuardError('invalid_json', 'The request body could not be read.')));
+    if (decoder !== null) {
+      decoder.on('data', collect);
+      decoder.once('end', () => {
+        decoderEnded = true;
+        // Input it did not take, already here, is refused now; input still to come, when it comes.
+        if (decoder.bytesWritten < received) finish(trailing());
+        else settle();
+      });
+      decoder.once('error', () => finish(new GuardError('invalid_json', 'The request body could not be decompressed.')));
+    }
   });
 }
 

@@ -1,7 +1,7 @@
 // HTTP test support: both Express majors, a loopback server per app, and a raw client that sends the
 // request target and headers exactly as given (no normalisation, repeated headers kept).
 import { request as httpRequest, type IncomingHttpHeaders, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { connect, type AddressInfo } from 'node:net';
 import express5 from 'express';
 // The npm alias `express4` is Express 4 (see package.json).
 import express4 from 'express4';
@@ -85,3 +85,31 @@ export function send(port: number, req: RawRequest): Promise<RawResponse> {
 
 /** Basic credentials: base64 of `user:password`. */
 export const basic = (user: string, password: string): string => `Basic ${Buffer.from(`${user}:${password}`, 'utf8').toString('base64')}`;
+
+/**
+ * Writes raw bytes to a fresh connection in parts, `delayMs` apart (a body that arrives in two packets),
+ * and resolves with everything the server sent back once it closes the connection (send `Connection: close`).
+ */
+export function sendInParts(port: number, parts: readonly Buffer[], delayMs: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1');
+    const received: Buffer[] = [];
+    const timer = setTimeout(() => socket.destroy(new Error('no answer within 5 s')), 5_000);
+    socket.on('data', (chunk: Buffer) => received.push(chunk));
+    socket.on('error', (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+    socket.on('close', () => {
+      clearTimeout(timer);
+      resolve(Buffer.concat(received).toString('latin1'));
+    });
+    let next = 0;
+    const write = (): void => {
+      if (socket.destroyed || next >= parts.length) return;
+      socket.write(parts[next++]!);
+      if (next < parts.length) setTimeout(write, delayMs);
+    };
+    socket.once('connect', write);
+  });
+}

@@ -2,7 +2,7 @@
 // tricks, method overrides, query pollution, body tricks, credential tricks and scope, each sent byte for
 // byte to Express 4 and Express 5; controls show that the legitimate form of every trick still passes.
 import { randomBytes } from 'node:crypto';
-import { deflateSync, gzipSync } from 'node:zlib';
+import { brotliCompressSync, deflateSync, gzipSync } from 'node:zlib';
 import type { Express, NextFunction, Request, Response } from 'express';
 import { createTokenService, MemoryTokenStore, tokenGuard, type AuditEvent } from '../../../src/index';
 import { checksum, generateToken } from '../../../src/tokens/format';
@@ -338,6 +338,7 @@ const BODY_TRICKS: Case[] = [
   { name: 'control: APPLICATION/JSON in upper case', method: 'POST', path: FILTER, auth: R, headers: [['Content-Type', 'APPLICATION/JSON']], body: GOOD, ...REACHED },
   { name: 'control: gzip content-encoding of a good body', method: 'POST', path: FILTER, auth: R, headers: [...JSON_CT, ['Content-Encoding', 'gzip']], body: gzipSync(GOOD), ...REACHED },
   { name: 'control: deflate content-encoding of a good body', method: 'POST', path: FILTER, auth: R, headers: [...JSON_CT, ['Content-Encoding', 'deflate']], body: deflateSync(GOOD), ...REACHED },
+  { name: 'control: br content-encoding of a good body', method: 'POST', path: FILTER, auth: R, headers: [...JSON_CT, ['Content-Encoding', 'br']], body: brotliCompressSync(GOOD), ...REACHED },
   { name: 'control: string values "false"', method: 'POST', path: FILTER, auth: R, headers: JSON_CT, body: filterBody('false', { favourite: 'false' }), ...REACHED },
   { name: 'control: array values of matching scalars', method: 'POST', path: FILTER, auth: R, headers: JSON_CT, body: filterBody([false, 'false']), ...REACHED },
   { name: 'control: duplicate key whose last value is good', method: 'POST', path: FILTER, auth: R, headers: JSON_CT, body: '{"editable":true,"favourite":false,"editable":false}', ...REACHED },
@@ -366,6 +367,9 @@ const BODY_TRICKS: Case[] = [
   { name: 'body over 100kb with Content-Length', method: 'POST', path: FILTER, auth: R, headers: JSON_CT, body: filterBody(false, { favourite: false, pad: 'a'.repeat(110_000) }), expect: 'blocked', status: 413, code: 'body_too_large' },
   { name: 'body over 100kb, chunked', method: 'POST', path: FILTER, auth: R, headers: [...JSON_CT, ['Transfer-Encoding', 'chunked']], body: filterBody(false, { favourite: false, pad: 'a'.repeat(110_000) }), expect: 'blocked', status: 413, code: 'body_too_large' },
   { name: 'gzip bomb over 100kb once inflated', method: 'POST', path: FILTER, auth: R, headers: [...JSON_CT, ['Content-Encoding', 'gzip']], body: gzipSync(filterBody(false, { favourite: false, pad: '0'.repeat(2_000_000) })), expect: 'blocked', status: 413, code: 'body_too_large' },
+  // zlib ends a deflate or brotli stream where its data ends and ignores the rest (a second body for a later parser).
+  { name: 'deflate body followed by a second deflate body', method: 'POST', path: FILTER, auth: R, headers: [...JSON_CT, ['Content-Encoding', 'deflate']], body: Buffer.concat([deflateSync(GOOD), deflateSync(filterBody(true))]), expect: 'blocked', status: 400, code: 'invalid_json' },
+  { name: 'br body followed by a stray byte', method: 'POST', path: FILTER, auth: R, headers: [...JSON_CT, ['Content-Encoding', 'br']], body: Buffer.concat([brotliCompressSync(GOOD), Buffer.from(' ')]), expect: 'blocked', status: 400, code: 'invalid_json' },
   { name: 'unknown content-encoding', method: 'POST', path: FILTER, auth: R, headers: [...JSON_CT, ['Content-Encoding', 'compress']], body: GOOD, expect: 'blocked', status: 415, code: 'unsupported_body' },
   { name: 'gzip content-encoding on a plain body', method: 'POST', path: FILTER, auth: R, headers: [...JSON_CT, ['Content-Encoding', 'gzip']], body: GOOD, expect: 'blocked', status: 400, code: 'invalid_json' },
   { name: 'nested object where a scalar is expected', method: 'POST', path: FILTER, auth: R, headers: JSON_CT, body: filterBody({ value: false }), ...RESTRICTED },

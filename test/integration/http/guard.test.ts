@@ -1,9 +1,10 @@
 // tokenGuard through real HTTP on Express 4 and 5: principal, options, body hand-off, routing settings,
 // rate limits and failing closed.
+import { brotliCompressSync, deflateSync, gzipSync } from 'node:zlib';
 import type { ErrorRequestHandler, Express, Request } from 'express';
 import { RateLimiterMemory } from 'rate-limiter-flexible';
 import { createTokenService, MemoryTokenStore, tokenGuard, type TokenGuardOptions, type TokenService } from '../../../src/index';
-import { basic, EXPRESS_FLAVOURS, listen, send, type ExpressFlavour, type RawResponse, type TestServer } from '../../support/http';
+import { basic, EXPRESS_FLAVOURS, listen, send, sendInParts, type ExpressFlavour, type RawResponse, type TestServer } from '../../support/http';
 
 interface Seen {
   method: string;
@@ -213,6 +214,43 @@ describe.each(EXPRESS_FLAVOURS)('tokenGuard on $name', (flavour: ExpressFlavour)
       expect(r.status).toBe(200);
       // The host's parser read it: the guard left the stream alone.
       expect(seen[0]!.body).toEqual({ fields: {} });
+    });
+
+    it('waits for the end of the request, and refuses data after the end of a compressed body (no second body for express.json())', async () => {
+      const { port, seen } = await start({}, { after: (app) => app.use(flavour.json()) });
+      // A deflate or brotli stream ends where its compressed data ends; what follows in the same packet is
+      // ignored by zlib. The smuggled body arrives later, when body-parser 2 would have read it and put it
+      // on req.body after the guard approved the first.
+      const cases = [
+        ['deflate', deflateSync],
+        ['br', brotliCompressSync],
+        ['gzip', gzipSync],
+      ] as const;
+      for (const [encoding, compress] of cases) {
+        const first = Buffer.concat([compress('{"editable":false}'), Buffer.from(' ')]);
+        const smuggled = compress('{"editable":true,"name":"smuggled"}');
+        const head = [
+          'POST /rest/api/2/filter HTTP/1.1',
+          `Host: 127.0.0.1:${port}`,
+          'Connection: close',
+          `Authorization: Bearer ${alice}`,
+          'Content-Type: application/json',
+          `Content-Encoding: ${encoding}`,
+          `Content-Length: ${first.length + smuggled.length}`,
+          '',
+          '',
+        ].join('\r\n');
+        const answer = await sendInParts(port, [Buffer.concat([Buffer.from(head, 'latin1'), first]), smuggled], 150);
+        expect([encoding, answer.split('\r\n')[0]]).toEqual([encoding, 'HTTP/1.1 400 Bad Request']);
+        expect(answer).toContain('"code":"invalid_json"');
+      }
+      expect(seen).toEqual([]);
+      // A whole compressed body sent in two parts is read to its end and passes.
+      const body = deflateSync('{"editable":false,"name":"split"}');
+      const head = `POST /rest/api/2/filter HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nConnection: close\r\nAuthorization: Bearer ${alice}\r\nContent-Type: application/json\r\nContent-Encoding: deflate\r\nContent-Length: ${body.length}\r\n\r\n`;
+      const ok = await sendInParts(port, [Buffer.concat([Buffer.from(head, 'latin1'), body.subarray(0, 5)]), body.subarray(5)], 150);
+      expect(ok.split('\r\n')[0]).toBe('HTTP/1.1 200 OK');
+      expect(seen.map((s) => s.body)).toEqual([{ editable: false, name: 'split' }]);
     });
 
     it('refuses bodies over bodyLimit', async () => {
