@@ -78,7 +78,11 @@ export function routingOf(settings: AppSettings | undefined, caseSensitive: bool
   return ROUTING[(cs ? 1 : 0) | (st ? 2 : 0)]!;
 }
 
-const METHOD_PARAM = /^_method(?:$|[[.])/i;
+/**
+ * A decoded query name that a query parser may read as `_method`: `_method` itself, its bracket and dot
+ * forms, and qs's leading-bracket form `[_method]` (qs takes `[x]` at the start of a name as `x`).
+ */
+const METHOD_PARAM = /^\[?_method(?:$|[[\].])/i;
 
 function addSplit(methods: string[], value: unknown): void {
   if (typeof value === 'string') {
@@ -105,7 +109,8 @@ function lenientDecode(text: string): string {
  * Every method the request could be executed as (SPEC §5): `req.method` (or `method`, when the caller has
  * read it already), `req.originalMethod` (set by method-override), the `X-HTTP-Method-Override`,
  * `X-HTTP-Method` and `X-Method-Override` headers (every header line, every comma-separated value), any
- * `_method` query parameter (in any case, with bracket forms, decoded leniently as qs would) and a
+ * `_method` query parameter (in any case, any letter percent-encoded, with bracket forms and qs's
+ * `[_method]`, decoded leniently as qs would) and a
  * `_method` field of an already-parsed body.
  *
  * `originalMethod` and `body` are looked for as the request's own properties, which is how method-override
@@ -131,8 +136,9 @@ export function candidateMethods(
   if (a !== undefined) addSplit(methods, a);
   if (b !== undefined) addSplit(methods, b);
   if (c !== undefined) addSplit(methods, c);
+  // Any name that decodes to one holding `_` has a `_` or a `%` as sent (`_%6Dethod` is `_method` too).
   const q = target.indexOf('?');
-  if (q >= 0 && /_method|%5f/i.test(target.slice(q))) {
+  if (q >= 0 && /[_%]/.test(target.slice(q))) {
     for (const pair of target.slice(q + 1).split('&')) {
       const eq = pair.indexOf('=');
       const name = lenientDecode(eq < 0 ? pair : pair.slice(0, eq));

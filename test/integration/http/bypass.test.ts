@@ -2,6 +2,7 @@
 // tricks, method overrides, query pollution, body tricks, credential tricks and scope, each sent byte for
 // byte to Express 4 and Express 5; controls show that the legitimate form of every trick still passes.
 import { randomBytes } from 'node:crypto';
+import { parse as parseQueryString } from 'node:querystring';
 import { brotliCompressSync, deflateSync, gzipSync } from 'node:zlib';
 import type { Express, NextFunction, Request, Response } from 'express';
 import { createTokenService, MemoryTokenStore, tokenGuard, type AuditEvent } from '../../../src/index';
@@ -113,6 +114,15 @@ function buildApp(flavour: ExpressFlavour, kind: AppKind, hits: Map<string, Hit>
         (req as Request & { originalMethod?: string }).originalMethod = req.method;
         req.method = value.toUpperCase();
       }
+      next();
+    });
+    // … or in a `_method` query parameter, as method-override's getter reads it (querystring) or as the
+    // app's own query parser does (qs in Express 4 reads `[_method]` as `_method`) …
+    app.use((req: Request, _res: Response, next: NextFunction) => {
+      const q = req.originalUrl.indexOf('?');
+      const fromQuery = q < 0 ? undefined : parseQueryString(req.originalUrl.slice(q + 1))._method;
+      const value = typeof fromQuery === 'string' ? fromQuery : (req.query as Record<string, unknown>)._method;
+      if (req.method === 'POST' && typeof value === 'string') req.method = value.toUpperCase();
       next();
     });
     // … or in a `_method` body field, read after express.json() (and after the guard).
@@ -289,6 +299,14 @@ const METHOD_TRICKS: Case[] = [
   { name: 'control: override app, header PUT is applied', app: 'override', method: 'POST', path: KAN7, auth: R, headers: [['X-HTTP-Method-Override', 'PUT']], ...REACHED, seenMethod: 'PUT' },
   { name: 'override app: header DELETE', app: 'override', method: 'POST', path: KAN7, auth: R, headers: [['X-HTTP-Method-Override', 'DELETE']], ...RESTRICTED },
   { name: 'override app: POST overridden to GET where POST is not allowed', app: 'override', method: 'POST', path: ISSUE, auth: R, headers: [['X-HTTP-Method-Override', 'GET']], ...RESTRICTED },
+  // A query override read after the guard, on a POST with Content-Length: 0 (no body, so no method lock): the guard must see it however it is written.
+  { name: 'control: override app, ?_method=PUT after the guard', app: 'override', method: 'POST', path: `${KAN7}?_method=PUT`, auth: R, body: '', ...REACHED, seenMethod: 'PUT' },
+  { name: 'control: override app, ?_%6Dethod=PUT (an encoded letter) after the guard', app: 'override', method: 'POST', path: `${KAN7}?_%6Dethod=PUT`, auth: R, body: '', ...REACHED, seenMethod: 'PUT' },
+  { name: 'override app: ?_method=DELETE', app: 'override', method: 'POST', path: `${KAN7}?_method=DELETE`, auth: R, body: '', ...RESTRICTED },
+  { name: 'override app: ?_%6Dethod=DELETE (an encoded letter)', app: 'override', method: 'POST', path: `${KAN7}?_%6Dethod=DELETE`, auth: R, body: '', ...RESTRICTED },
+  { name: 'override app: ?_meth%6Fd=DELETE (an encoded letter)', app: 'override', method: 'POST', path: `${KAN7}?_meth%6Fd=DELETE`, auth: R, body: '', ...RESTRICTED },
+  { name: 'override app: ?%5B_method%5D=DELETE (qs reads [x] as x)', app: 'override', method: 'POST', path: `${KAN7}?%5B_method%5D=DELETE`, auth: R, body: '', ...RESTRICTED },
+  { name: 'override app: ?[_method]=DELETE with raw brackets', app: 'override', method: 'POST', path: `${KAN7}?[_method]=DELETE`, auth: R, body: '', ...RESTRICTED },
   { name: 'control: override app, body _method PUT after the guard', app: 'override', method: 'POST', path: KAN7, auth: R, headers: JSON_CT, body: '{"_method":"PUT"}', ...REACHED, seenMethod: 'PUT' },
   { name: 'override app: body _method DELETE after the guard (locked method)', app: 'override', method: 'POST', path: KAN7, auth: R, headers: JSON_CT, body: '{"_method":"DELETE"}', ...RESTRICTED },
   { name: 'override app: body _method delete in lower case after the guard', app: 'override', method: 'POST', path: KAN7, auth: R, headers: JSON_CT, body: '{"_method":"delete"}', ...RESTRICTED },

@@ -60,6 +60,14 @@ describe('candidateMethods', () => {
     ['/x?a=1&_method=PATCH&b', 'PATCH'],
     ['/x?_method=%44ELETE', 'DELETE'],
     ['/x?_method=DEL%zzETE', 'DEL%ZZETE'],
+    // Any letter may be encoded: querystring and qs decode the name before looking it up.
+    ['/x?_%6Dethod=DELETE', 'DELETE'],
+    ['/x?_meth%6Fd=DELETE', 'DELETE'],
+    ['/x?%5F%6D%65%74%68%6F%64=DELETE', 'DELETE'],
+    // qs reads a name that starts with a bracket group as the group's content.
+    ['/x?[_method]=DELETE', 'DELETE'],
+    ['/x?%5B_method%5D=DELETE', 'DELETE'],
+    ['/x?[_method][0]=PATCH', 'PATCH'],
   ])('reads the _method query parameter in %s', (target, extra) => {
     expect(methods(req({ method: 'GET' }), target)).toEqual(['GET', extra].sort());
   });
