@@ -4,6 +4,12 @@
 export const MAX_PATH_BYTES = 8192;
 export const MAX_QUERY_BYTES = 8192;
 export const MAX_VALUE_BYTES = 4096;
+/**
+ * The most `&`-separated parts a query may have. Express's query parsers (qs's `parameterLimit`, Node's
+ * querystring `maxKeys`) read the first 1,000 parts, empty ones included, and drop the rest without a word:
+ * a parameter after them would be checked here and never reach the handler.
+ */
+export const MAX_QUERY_PARTS = 1000;
 /** JSON arrays are examined up to this many bytes of scalar text in total (the query-string cap). */
 export const MAX_ARRAY_TEXT_BYTES = 8192;
 
@@ -162,15 +168,25 @@ class Query implements ParsedQuery {
         const list = this.raw.get(name);
         if (list) list.push(value);
         else this.raw.set(name, [value]);
-        if (name.includes('[') || name.includes('.')) {
-          // Every prefix that ends before a `[` or a `.`: `a.b[c]` folds into `a` and `a.b`.
-          for (let i = 0; i < name.length; i++) {
-            const c = name.charCodeAt(i);
-            if (c === 0x5b || c === 0x2e) (this.folded ??= new Set()).add(name.slice(0, i));
-          }
-        }
+        if (name.includes('[') || name.includes('.')) this.fold(name);
       }
       start = end + 1;
+    }
+  }
+
+  /** Marks the names a query parser may fold `name` into. */
+  private fold(name: string): void {
+    let key = name;
+    // qs reads a leading bracket group as the name: `[a]` is `a`, `[a][b]` is `a[b]`.
+    const leading = /^\[([^[\]]+)\]/.exec(name);
+    if (leading !== null) {
+      key = leading[1]! + name.slice(leading[0].length);
+      (this.folded ??= new Set()).add(key);
+    }
+    // Every prefix that ends before a `[` or a `.`: `a.b[c]` folds into `a` and `a.b`.
+    for (let i = 0; i < key.length; i++) {
+      const c = key.charCodeAt(i);
+      if (c === 0x5b || c === 0x2e) (this.folded ??= new Set()).add(key.slice(0, i));
     }
   }
 
@@ -202,10 +218,20 @@ const unusable = (problem: string, ambiguous: boolean): ParsedQuery => ({
   isOversized: () => false,
 });
 
+/** Whether `text` has more than `max` `&`-separated parts. */
+function partsOver(text: string, max: number): boolean {
+  let parts = 1;
+  for (let i = text.indexOf('&'); i >= 0; i = text.indexOf('&', i + 1)) if (++parts > max) return true;
+  return false;
+}
+
 /** Splits and decodes a raw query string (without `?`) per SPEC §3.5. */
 export function parseQuery(rawQuery: string): ParsedQuery {
   if (rawQuery.length > MAX_QUERY_BYTES) return unusable(`the query string is longer than ${MAX_QUERY_BYTES} bytes`, false);
   if (!escapesAreValid(rawQuery)) return unusable('the query string has an invalid percent-escape', true);
+  if (partsOver(rawQuery, MAX_QUERY_PARTS)) {
+    return unusable(`the query string has more than ${MAX_QUERY_PARTS} &-separated parts, and query parsers read only the first ${MAX_QUERY_PARTS}`, true);
+  }
   return new Query(rawQuery);
 }
 

@@ -331,6 +331,12 @@ const QUERY_TRICKS: Case[] = [
   { name: 'only an encoded jql%5B%5D', path: `${SEARCH}?jql%5B%5D=project%20%3D%20KAN`, auth: R, ...RESTRICTED },
   { name: 'jql plus encoded jql%5B0%5D', path: `${SEARCH}?${JQL}&jql%5B0%5D=x`, auth: R, ...RESTRICTED },
   { name: 'jql plus encoded jql%2Ex', path: `${SEARCH}?${JQL}&jql%2Ex=y`, auth: R, ...RESTRICTED },
+  // qs reads a leading bracket group as the name ([jql] is jql), and qs and querystring read only the first 1,000 parts.
+  { name: 'jql plus %5Bjql%5D (qs reads [jql] as jql)', path: `${SEARCH}?${JQL}&%5Bjql%5D=project%20%3D%20ADMIN`, auth: R, ...RESTRICTED },
+  { name: 'jql plus raw [jql]', path: `${SEARCH}?${JQL}&[jql]=project%20%3D%20ADMIN`, auth: R, ...RESTRICTED },
+  { name: 'good jql after 1,000 empty parts (the host never reads it)', path: `${SEARCH}?${'&'.repeat(1000)}${JQL}`, auth: R, ...AMBIGUOUS },
+  { name: 'bad [jql], 1,000 empty parts, then a good jql', path: `${SEARCH}?%5Bjql%5D=project%20%3D%20ADMIN${'&'.repeat(1000)}${JQL}`, auth: R, ...AMBIGUOUS },
+  { name: 'control: good jql after 998 empty parts', path: `${SEARCH}?${'&'.repeat(998)}${JQL}`, auth: R, ...REACHED },
   { name: 'invalid escape %zz in another parameter', path: `${SEARCH}?${JQL}&x=%zz`, auth: R, ...AMBIGUOUS },
   { name: 'invalid escape at the end of the jql value', path: `${SEARCH}?${JQL}%zz`, auth: R, ...AMBIGUOUS },
   { name: 'non-UTF-8 escape in another parameter', path: `${SEARCH}?${JQL}&x=%C0%AE`, auth: R, ...AMBIGUOUS },

@@ -37,6 +37,20 @@ describe('parseQuery', () => {
     expect(['a', 'e', 'f', 'h', 'h[i]', 'f.g'].filter((n) => q.isFolded(n))).toEqual(['e', 'f', 'h', 'h[i]']);
   });
 
+  test('a leading bracket group folds into its content, as qs reads it: [a] is a, [a][b] is a[b], [a.b] is a.b', () => {
+    // (A constraint's NAME never holds a bracket, so only bracket-free names matter.)
+    const q = parseQuery('[a]=1&%5Bb%5D%5Bc%5D=2&[d.e]=3&[]=4&[[f]]=5&g=6');
+    expect(['a', 'b', 'c', 'd', 'd.e', 'e', 'f', 'g'].filter((n) => q.isFolded(n))).toEqual(['a', 'b', 'd', 'd.e']);
+    expect(q.values('[a]')).toEqual(['1']);
+  });
+
+  test('more than 1,000 &-separated parts (empty ones count, as in qs and querystring) make the query unusable and ambiguous', () => {
+    expect(parseQuery(`${'&'.repeat(999)}a=1`)).toMatchObject({ valid: true });
+    expect(parseQuery(`${'&'.repeat(999)}a=1`).values('a')).toEqual(['1']);
+    expect(parseQuery(`${'&'.repeat(1000)}a=1`)).toMatchObject({ valid: false, ambiguous: true });
+    expect(parseQuery(`${'x=1&'.repeat(1000)}a=1`)).toMatchObject({ valid: false, ambiguous: true });
+  });
+
   test('an invalid escape makes the whole query unusable and ambiguous', () => {
     for (const bad of ['a=1&b=%zz', 'a=%4', 'a=%', 'a=%E2%82', 'a=%E2&b=%82%AC', 'a=%C0%AE', 'a=%FF', '%ZZ=1']) {
       expect(parseQuery(bad)).toMatchObject({ valid: false, ambiguous: true });
