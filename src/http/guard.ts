@@ -149,6 +149,21 @@ function describeError(error: unknown): { name?: string; code?: unknown; message
   return { name: error.name, message: error.message, ...(code !== undefined && { code }) };
 }
 
+const ESCAPES = /(?:%[0-9A-Fa-f]{2})+/g;
+/**
+ * `text` percent-decoded for redaction: up to three rounds (a double-encoded token is still one), each run
+ * of escapes read as UTF-8, an invalid sequence as U+FFFD, so it never throws.
+ */
+function decodeForAudit(text: string): string {
+  let out = text;
+  for (let round = 0; round < 3 && out.includes('%'); round++) {
+    const next = out.replace(ESCAPES, (run) => Buffer.from(run.replace(/%/g, ''), 'hex').toString('utf8'));
+    if (next === out) break;
+    out = next;
+  }
+  return out;
+}
+
 /** A verify result that accepted the token. */
 type VerifiedToken = Extract<VerifyResult, { ok: true }>;
 
@@ -241,9 +256,20 @@ export function tokenGuard(options: TokenGuardOptions): TokenGuard {
     scope: `Bearer realm=${realm}, error="insufficient_scope"`,
   };
 
-  // A client that pastes a token into the path or a request id must not get it into the audit trail.
-  const tokenText = new RegExp(`${prefix}[0-9A-Za-z]*`, 'g');
-  const redact = (text: string): string => (text.includes(prefix) ? text.replace(tokenText, `${prefix}[redacted]`) : text);
+  // A client that pastes a token into the path, the User-Agent or a request id must not get it into the
+  // audit trail or an error body: in any case, and percent-encoded too. (A prefix is lower-case letters,
+  // digits and `_`, nothing a regular expression reads specially.)
+  const prefixAnyCase = new RegExp(prefix, 'i');
+  const tokenText = new RegExp(`${prefix}[0-9A-Za-z]*`, 'gi');
+  const redacted = `${prefix}[redacted]`;
+  const redact = (text: string): string => {
+    if (text.includes('%')) {
+      // Decoded, `tf%6B_…` or `tfk_%41…` is a token too: such a text is written decoded, the token replaced.
+      const decoded = decodeForAudit(text);
+      if (decoded !== text && prefixAnyCase.test(decoded)) return decoded.replace(tokenText, redacted);
+    }
+    return prefixAnyCase.test(text) ? text.replace(tokenText, redacted) : text;
+  };
   /** Emits the event of a call's outcome: `token.used` with the allowing line, or `token.denied` with the refusal. */
   const audit = (req: GuardRequest, call: CallContext, line: number | undefined, refusal: GuardError | undefined, at?: Date): void => {
     if (auditHook === undefined) return;
@@ -265,7 +291,7 @@ export function tokenGuard(options: TokenGuardOptions): TokenGuard {
       userAgent: userAgent === undefined ? undefined : redact(userAgent),
       outcome: refusal === undefined ? 'success' : 'failure',
       reason: refusal?.code,
-      requestId: id === undefined || id.includes(prefix) ? undefined : id,
+      requestId: id === undefined || prefixAnyCase.test(id) ? undefined : id,
       line,
       status: refusal?.status,
     });

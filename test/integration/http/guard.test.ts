@@ -184,6 +184,25 @@ describe.each(EXPRESS_FLAVOURS)('tokenGuard on $name', (flavour: ExpressFlavour)
     expect(events[1]).toMatchObject({ type: 'token.used', requestId: 'req-7', line: 1 });
   });
 
+  it('redacts a pasted token however it is written: prefix in another case, percent-encoded, double-encoded, or an encoded secret', async () => {
+    const events: Record<string, unknown>[] = [];
+    const { port } = await start({ audit: (e) => void events.push({ ...e }) });
+    const secretPart = alice.slice(4);
+    const encodeAll = (text: string) => [...text].map((c) => `%${c.charCodeAt(0).toString(16).padStart(2, '0')}`).join('');
+    const forms = [`TFK_${secretPart}`, `tf%6B_${secretPart}`, encodeAll(alice), `tfk_${encodeAll(secretPart)}`, encodeAll(encodeAll('tfk_')).replace(/%/g, '%25') + secretPart];
+    for (const form of forms) {
+      const r = await send(port, { path: `/rest/api/2/issue/${form}`, headers: [bearer(alice), ['User-Agent', `curl TFK_${secretPart}`], ['X-Request-Id', `TFK_${secretPart}`]] });
+      // 403 restricted, or 400 for a path that encodes `%` (ambiguous): refused either way, and redacted.
+      expect([form, r.status === 400 || r.status === 403]).toEqual([form, true]);
+      expect(r.body).not.toContain(secretPart.slice(12, 36));
+    }
+    expect(events).toHaveLength(forms.length);
+    for (const e of events) expect(e).toMatchObject({ path: '/rest/api/2/issue/tfk_[redacted]', userAgent: 'curl tfk_[redacted]', requestId: undefined });
+    const text = JSON.stringify(events);
+    expect(text).not.toContain(secretPart.slice(12, 36));
+    expect(text).not.toContain(encodeAll(secretPart.slice(12, 36)));
+  });
+
   it('admits HEAD through a GET rule', async () => {
     const { port } = await start();
     expect((await send(port, { path: '/rest/api/2/issue/KAN-1', method: 'HEAD', headers: [bearer(alice)] })).status).toBe(200);
