@@ -73,14 +73,27 @@ function isoOf(date: Date): string {
 const FIELDS = ['type', 'at', 'user', 'tokenId', 'via', 'method', 'path', 'ip', 'userAgent', 'outcome', 'reason', 'requestId', 'line', 'status'] as const;
 
 /**
+ * Characters that are valid in JSON text but that a log viewer may show as a line break or use to reorder
+ * what it shows (Trojan Source): C1 controls, line and paragraph separators, bidirectional and other
+ * invisible format characters. The JSON-lines sink writes them as `\uXXXX` escapes: the same value once
+ * parsed, and one event per line in any viewer.
+ */
+const INVISIBLE = /[\x7f-\x9f\xad\u061c\u180e\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff\ufff9-\ufffb]/g;
+const escapeInvisible = (c: string): string => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`;
+/** Whether a UTF-16 unit at or above 0x7f needs an escape: INVISIBLE, or a surrogate (a lone one must be escaped). */
+const needsEscapeAbove7e = (c: number): boolean =>
+  c <= 0x9f || c === 0xad || c === 0x61c || c === 0x180e || (c >= 0x200b && c <= 0x200f) || (c >= 0x2028 && c <= 0x202e) || (c >= 0x2060 && c <= 0x206f) || (c >= 0xd800 && c <= 0xdfff) || c === 0xfeff || (c >= 0xfff9 && c <= 0xfffb);
+
+/**
  * The inside of a JSON string literal for `s` (without the quotes). Text without `"`, `\`, control
- * characters or surrogates, which is nearly every value, is its own escape; the rest goes to
- * `JSON.stringify`, so lone surrogates come out as `\uXXXX` just as there.
+ * characters, surrogates or INVISIBLE characters, which is nearly every value, is its own escape; the rest
+ * goes to `JSON.stringify` (so lone surrogates come out as `\uXXXX` just as there), then INVISIBLE ones
+ * are escaped too.
  */
 function jsonInner(s: string): string {
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i);
-    if (c < 0x20 || c === 0x22 || c === 0x5c || (c >= 0xd800 && c <= 0xdfff)) return JSON.stringify(s).slice(1, -1);
+    if (c < 0x20 || c === 0x22 || c === 0x5c || (c >= 0x7f && needsEscapeAbove7e(c))) return JSON.stringify(s).slice(1, -1).replace(INVISIBLE, escapeInvisible);
   }
   return s;
 }
@@ -100,7 +113,7 @@ function jsonValue(value: unknown): string | undefined {
       if (value instanceof Date) return Number.isNaN(value.getTime()) ? 'null' : `"${isoOf(value)}"`;
       // Never throws: one event that cannot be serialised (a bigint, a cycle) must not stop a batch.
       try {
-        return JSON.stringify(value) ?? 'null';
+        return JSON.stringify(value)?.replace(INVISIBLE, escapeInvisible) ?? 'null';
       } catch {
         return 'null';
       }
@@ -108,7 +121,8 @@ function jsonValue(value: unknown): string | undefined {
 }
 
 /**
- * {@link auditRecord} as one line of JSON text, the same text `JSON.stringify` gives. Built field by field
+ * {@link auditRecord} as one line of JSON text: the text `JSON.stringify` gives, with INVISIBLE characters
+ * escaped as well. Built field by field
  * in a fixed order: this runs for every token call, and `JSON.stringify` leaves its fast path for any
  * object holding a Date.
  */

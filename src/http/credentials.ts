@@ -18,7 +18,12 @@ const NONE: Credential = { kind: 'none' };
 // RFC 7235: auth-scheme is a token; credentials are token68 for both schemes used here.
 const SCHEME_AND_VALUE = /^([!#$%&'*+.^_`|~0-9A-Za-z-]+) +([A-Za-z0-9._~+/-]+=*)$/;
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
-const CONTROL = /[\x00-\x1f\x7f-\x9f]/;
+/**
+ * What a user name may not hold: control characters, line and paragraph separators, and bidirectional
+ * controls (Trojan Source), which would let the name (for an any-user token, the acting user) break or
+ * reorder lines where it is shown, audit logs among them.
+ */
+const CONTROL = /[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]/;
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 /**
@@ -117,7 +122,7 @@ export function readCredential(req: IncomingMessage, prefix: string, headers: In
   if (colon <= 0) return { kind: 'malformed', detail: 'the Basic credential has no user name' };
   const username = decoded.slice(0, colon);
   const token = decoded.slice(colon + 1);
-  if (CONTROL.test(username)) return { kind: 'malformed', detail: 'the Basic user name holds a control character' };
+  if (CONTROL.test(username)) return { kind: 'malformed', detail: 'the Basic user name holds a control, line-separator or bidirectional-control character' };
   if (username.includes(prefix) || !token.startsWith(prefix)) return { kind: 'malformed', detail: 'the Basic password is not the only token' };
   return { kind: 'token', via: 'basic', token, username };
 }

@@ -333,7 +333,10 @@ describe('auditLine', () => {
         ),
         (event) => {
           const line = auditLine(event as AuditEvent);
-          expect(line).toBe(`${JSON.stringify(auditRecord(event as AuditEvent))}\n`);
+          // JSON.stringify's text, with the characters a log viewer may break lines on or reorder by escaped too.
+          const invisible = /[\x7f-\x9f\xad\u061c\u180e\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff\ufff9-\ufffb]/g;
+          const escaped = JSON.stringify(auditRecord(event as AuditEvent)).replace(invisible, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+          expect(line).toBe(`${escaped}\n`);
           // And what it says is the event: every field that is set, the time in ISO form, the text line.
           const parsed = JSON.parse(line) as Record<string, unknown>;
           for (const [key, value] of Object.entries(event)) {
@@ -363,6 +366,19 @@ describe('auditLine', () => {
     expect(parsed.message).toBe('a"b\\c\n\ud800 has been authenticated via API Token (x\u0001)');
     expect(line).toContain('\\ud800');
     expect(line.split('\n')).toHaveLength(2);
+  });
+
+  test('escapes line separators, C1 controls and bidirectional controls (Trojan Source), which JSON.stringify leaves as they are', () => {
+    const user = 'eve\u2028admin has been authenticated\u202e\u0085\u2066x\u200b';
+    const line = auditLine(event({ user, path: '/a\u2029b' }));
+    expect(JSON.stringify(user)).toContain('\u2028');
+    expect(line).toContain('eve\\u2028admin has been authenticated\\u202e\\u0085\\u2066x\\u200b');
+    expect(line).toContain('/a\\u2029b');
+    expect(line).not.toMatch(/[\u0085\u2028\u2029\u202e\u2066\u200b]/);
+    const parsed = JSON.parse(line) as { user: string; path: string; message: string };
+    expect(parsed.user).toBe(user);
+    expect(parsed.path).toBe('/a\u2029b');
+    expect(parsed.message.startsWith(user)).toBe(true);
   });
 });
 
