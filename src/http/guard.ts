@@ -268,7 +268,8 @@ export function tokenGuard(options: TokenGuardOptions): TokenGuard {
       const decoded = decodeForAudit(text);
       if (decoded !== text && prefixAnyCase.test(decoded)) return decoded.replace(tokenText, redacted);
     }
-    return prefixAnyCase.test(text) ? text.replace(tokenText, redacted) : text;
+    // Every prefix ends with `_`: a text without one (most paths and agents) holds no token as sent.
+    return text.includes('_') && prefixAnyCase.test(text) ? text.replace(tokenText, redacted) : text;
   };
   /** Emits the event of a call's outcome: `token.used` with the allowing line, or `token.denied` with the refusal. */
   const audit = (req: GuardRequest, call: CallContext, line: number | undefined, refusal: GuardError | undefined, at?: Date): void => {
