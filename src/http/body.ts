@@ -102,17 +102,25 @@ function readAll(req: IncomingMessage, limit: number): Promise<Buffer> {
       }
       received += chunk.length;
       if (decoderEnded) finish(trailing());
-      else decoder.write(chunk);
+      // Compressed data outgrows what it decompresses to only by a few bytes per block, unless it is made
+      // to (empty blocks): more than twice the limit is refused without decompressing all of it.
+      else if (received > 2 * limit + 1024) finish(tooLarge(limit));
+      // Backpressure, as pipe() would: the request waits while the decompressor is behind.
+      else if (!decoder.write(chunk)) {
+        req.pause();
+        decoder.once('drain', () => req.resume());
+      }
     }
     req.on('data', onRequestData);
     req.once('end', () => {
       requestEnded = true;
+      if (done) return;
       if (decoder === null) finish(null);
       else if (decoderEnded) settle();
       else decoder.end();
     });
     req.once('aborted', () => finish(new GuardError('invalid_json', 'The request was aborted before its body was complete.')));
-    req.once('error', () => finish(new GuardError('invalid_json', 'The request body could not be read.')));
+    req.on('error', () => finish(new GuardError('invalid_json', 'The request body could not be read.')));
     if (decoder !== null) {
       decoder.on('data', collect);
       decoder.once('end', () => {
@@ -121,7 +129,8 @@ function readAll(req: IncomingMessage, limit: number): Promise<Buffer> {
         if (decoder.bytesWritten < received) finish(trailing());
         else settle();
       });
-      decoder.once('error', () => finish(new GuardError('invalid_json', 'The request body could not be decompressed.')));
+      // `on`, not `once`: a destroyed decompressor may still report an error, which must not go unhandled.
+      decoder.on('error', () => finish(new GuardError('invalid_json', 'The request body could not be decompressed.')));
     }
   });
 }

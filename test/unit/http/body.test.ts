@@ -90,6 +90,27 @@ describe('readJsonBody', () => {
     expect(bomb.length).toBeLessThan(10_000);
     expect(await codeOf(readJsonBody(stream(bomb, { 'content-encoding': 'gzip' }), 'application/json', 100_000))).toBe('body_too_large');
   });
+  it('refuses compressed data that decompresses to little but is over twice the limit (a stream of empty blocks)', async () => {
+    // zlib header, 30,000 empty stored blocks (5 bytes each, nothing out), a final empty block, adler32 of "".
+    const empty = Buffer.concat([Buffer.from([0x78, 0x01]), Buffer.alloc(30_000 * 5, Buffer.from([0x00, 0x00, 0x00, 0xff, 0xff])), Buffer.from([0x01, 0x00, 0x00, 0xff, 0xff, 0x00, 0x00, 0x00, 0x01])]);
+    expect(empty.length).toBe(150_011);
+    // Within twice the limit it is read to its end: an empty body, {} as in body-parser.
+    expect(await readJsonBody(stream(empty, { 'content-encoding': 'deflate' }), 'application/json', 100_000)).toEqual({});
+    expect(await codeOf(readJsonBody(stream(empty, { 'content-encoding': 'deflate' }), 'application/json', 50_000))).toBe('body_too_large');
+  });
+  it('refuses data after the end of the compressed content, in the same chunk or later', async () => {
+    for (const [encoding, compress] of [['deflate', deflateSync], ['br', brotliCompressSync]] as const) {
+      const body = compress(Buffer.from('{"b":2}'));
+      expect(await codeOf(readJsonBody(stream(Buffer.concat([body, Buffer.from(' ')]), { 'content-encoding': encoding }), 'application/json', 1000))).toBe('invalid_json');
+      const later = new PassThrough() as unknown as IncomingMessage;
+      (later as { headers: Record<string, string> }).headers = { 'content-encoding': encoding };
+      const reading = readJsonBody(later, 'application/json', 1000);
+      (later as unknown as PassThrough).write(body);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      (later as unknown as PassThrough).end(compress(Buffer.from('{"b":3}')));
+      expect(await codeOf(reading)).toBe('invalid_json');
+    }
+  });
   it('refuses unknown encodings and corrupt compressed data', async () => {
     expect(await codeOf(readJsonBody(stream('{}', { 'content-encoding': 'compress' }), 'application/json', 100))).toBe('unsupported_body');
     expect(await codeOf(readJsonBody(stream('not gzip', { 'content-encoding': 'gzip' }), 'application/json', 100))).toBe('invalid_json');
