@@ -167,36 +167,55 @@ function decodeForAudit(text: string): string {
 /** A verify result that accepted the token. */
 type VerifiedToken = Extract<VerifyResult, { ok: true }>;
 
-/** The state of a locked `req.method` (see `lockMethod` in the guard). */
+/** One guard's part in a locked `req.method` (see `lockMethod` in the guard): what it approved, and how to check more. */
 interface MethodLock {
-  current: string | undefined;
   readonly set: RestrictionSet;
   readonly target: string;
   readonly approved: string[];
   readonly routing: Routing;
   readonly call: CallContext;
+  /** Throws when this guard's restrictions do not allow `value`; else records it as approved. */
   readonly check: (req: GuardRequest, lock: MethodLock, value: unknown) => void;
 }
-/** Whether the request may carry a body (RFC 9112 §6.3: a Content-Length other than 0, or Transfer-Encoding). */
-const mayHaveBody = (headers: IncomingHttpHeaders): boolean => {
-  const length = headers['content-length'];
-  return headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
+/** A locked `req.method`: its value, and the lock of every guard that approved the request. */
+interface MethodState {
+  current: unknown;
+  readonly locks: MethodLock[];
+}
+/**
+ * The locked requests, shared through the global symbol registry by every copy of tokenfence in the
+ * process (its CommonJS and ES module builds may both be loaded), so a second guard adds its lock to the
+ * first one's instead of failing to redefine the property.
+ */
+const METHOD_STATES: WeakMap<object, MethodState> = ((globalThis as Record<symbol, unknown>)[Symbol.for('tokenfence.methodStates.v1')] ??= new WeakMap()) as WeakMap<object, MethodState>;
+/** The state of `req`, or of the request an object inherits from (`Object.create(req)`). */
+function methodStateOf(target: object): MethodState | undefined {
+  for (let o: object | null = target; o !== null; o = Object.getPrototypeOf(o) as object | null) {
+    const state = METHOD_STATES.get(o);
+    if (state !== undefined) return state;
+  }
+  return undefined;
+}
+/**
+ * One descriptor for every request, so no closures are made per call. Not configurable: once a guard
+ * approved the request, neither `delete req.method` nor `Object.defineProperty` can take the lock away
+ * (in strict code they throw; the method stays as approved).
+ */
+const METHOD_DESCRIPTOR: PropertyDescriptor = {
+  configurable: false,
+  enumerable: true,
+  get(this: object) {
+    return methodStateOf(this)?.current;
+  },
+  set(this: object, value: unknown) {
+    const state = methodStateOf(this);
+    if (state === undefined) throw new TypeError('tokenfence: req.method is locked');
+    for (const lock of state.locks) lock.check(this as GuardRequest, lock, value);
+    state.current = value;
+  },
 };
-const METHOD_LOCK = Symbol('tokenfence.methodLock');
 const USED: AuditEventType = 'token.used';
 const DENIED: AuditEventType = 'token.denied';
-/** One descriptor for every request, so locked requests share a shape and no closures are made per call. */
-const METHOD_DESCRIPTOR: PropertyDescriptor = {
-  configurable: true,
-  enumerable: true,
-  get(this: Record<symbol, MethodLock>) {
-    return this[METHOD_LOCK]!.current;
-  },
-  set(this: Record<symbol, MethodLock>, value: unknown) {
-    const lock = this[METHOD_LOCK]!;
-    lock.check(this as unknown as GuardRequest, lock, value);
-  },
-};
 
 /**
  * One call through the guard: what it read off the request, and what it knows so far for the audit event of
@@ -345,22 +364,26 @@ export function tokenGuard(options: TokenGuardOptions): TokenGuard {
    */
   const checkLateMethod = (req: GuardRequest, lock: MethodLock, value: unknown): void => {
     const method = String(value).toUpperCase();
-    if (!lock.approved.includes(method)) {
-      const verdict = evaluate(lock.set, lock.call, lock.target, [method], lock.routing, bodyConsumed(req) ? req.body : undefined);
-      if (verdict instanceof GuardError) {
-        audit(req, lock.call, undefined, verdict);
-        // Thrown into the host's middleware, so its error handler answers (Express uses `status`).
-        // No stack trace: a development error page prints `stack`.
-        verdict.stack = `${verdict.name}: ${verdict.message}`;
-        throw verdict;
-      }
-      lock.approved.push(method);
+    if (lock.approved.includes(method)) return;
+    const verdict = evaluate(lock.set, lock.call, lock.target, [method], lock.routing, bodyConsumed(req) ? req.body : undefined);
+    if (verdict instanceof GuardError) {
+      audit(req, lock.call, undefined, verdict);
+      // Thrown into the host's middleware, so its error handler answers (Express uses `status`).
+      // No stack trace: a development error page prints `stack`.
+      verdict.stack = `${verdict.name}: ${verdict.message}`;
+      throw verdict;
     }
-    lock.current = value as string;
+    lock.approved.push(method);
   };
   const lockMethod = (req: GuardRequest, set: RestrictionSet, target: string, approved: string[], routing: Routing, call: CallContext): void => {
-    const lock: MethodLock = { current: req.method, set, target, approved, routing, call, check: checkLateMethod };
-    (req as unknown as Record<symbol, MethodLock>)[METHOD_LOCK] = lock;
+    const lock: MethodLock = { set, target, approved, routing, call, check: checkLateMethod };
+    const state = METHOD_STATES.get(req);
+    if (state !== undefined) {
+      // Locked by another guard already: the method must satisfy this one too.
+      state.locks.push(lock);
+      return;
+    }
+    METHOD_STATES.set(req, { current: call.method, locks: [lock] });
     Object.defineProperty(req, 'method', METHOD_DESCRIPTOR);
   };
 
@@ -463,10 +486,11 @@ export function tokenGuard(options: TokenGuardOptions): TokenGuard {
       deny(req, res, verdict, call);
       return;
     }
-    // Header and query overrides were all checked above; what is left is an override read from the body
-    // later (method-override with a body getter), so only a request that may carry a body is locked.
-    // Without method lists a change of method cannot change the decision: no lock either.
-    const lock = RestrictionSet.compiled(set).hasMethods && mayHaveBody(call.headers);
+    // The overrides tokenfence knows of were checked above; a later middleware may still change the method
+    // from a header, a query parameter or a body field of any name (method-override takes any getter), so
+    // the method is locked to what the restrictions allow. Without method lists a change of method cannot
+    // change the decision: no lock.
+    const lock = RestrictionSet.compiled(set).hasMethods;
     const principal: TokenPrincipal = { user: result.user, tokenId: result.record.id, via: call.via!, token: result.record, line: verdict };
     (req as { tokenfence?: TokenPrincipal }).tokenfence = principal;
     if (setUser === true) (req as { user?: unknown }).user = principal;

@@ -306,6 +306,62 @@ describe.each(EXPRESS_FLAVOURS)('tokenGuard on $name', (flavour: ExpressFlavour)
     });
   });
 
+  describe('the method lock', () => {
+    /** A method-override style middleware with a getter tokenfence cannot know of: the X-Action header. */
+    const actionOverride = (app: Express) =>
+      app.use((req, _res, next) => {
+        const action = req.headers['x-action'];
+        if (typeof action === 'string') req.method = action;
+        next();
+      });
+    const issue = (port: number, headers: [string, string][], method = 'PUT') =>
+      send(port, { path: '/rest/api/2/issue/KAN-1', method, headers: [bearer(alice), ...headers], body: '' });
+
+    it('holds for a request without a body, against an override of any name', async () => {
+      const { port, seen } = await start({}, { after: actionOverride });
+      // Content-Length: 0, so no body; line 3 allows PUT, and GET by line 1.
+      const denied = await issue(port, [['X-Action', 'DELETE']]);
+      expect(denied.status).toBe(403);
+      expect(denied.json()).toEqual({ hostError: 'restricted' });
+      expect(seen).toEqual([]);
+      expect((await issue(port, [['X-Action', 'GET']])).status).toBe(200);
+      expect(seen.map((s) => s.method)).toEqual(['GET']);
+    });
+
+    it('cannot be deleted or redefined by a later middleware', async () => {
+      const attempts: string[] = [];
+      const remove = (app: Express) =>
+        app.use((req, _res, next) => {
+          try {
+            delete (req as { method?: string }).method;
+          } catch (err) {
+            attempts.push(`delete: ${(err as Error).name}`);
+          }
+          try {
+            Object.defineProperty(req, 'method', { value: 'DELETE', configurable: true, writable: true });
+          } catch (err) {
+            attempts.push(`defineProperty: ${(err as Error).name}`);
+          }
+          next();
+        });
+      const { port, seen } = await start({}, { after: remove });
+      expect((await issue(port, [])).status).toBe(200);
+      expect(attempts).toEqual(['delete: TypeError', 'defineProperty: TypeError']);
+      expect(seen.map((s) => s.method)).toEqual(['PUT']);
+    });
+
+    it('composes when two guards approve one request', async () => {
+      const twice = (app: Express) => {
+        app.use(tokenGuard({ tokens }));
+        actionOverride(app);
+      };
+      const { port, seen } = await start({}, { after: twice });
+      expect((await issue(port, [['X-Action', 'DELETE']])).status).toBe(403);
+      expect((await issue(port, [['X-Action', 'GET']])).status).toBe(200);
+      expect(seen.map((s) => s.method)).toEqual(['GET']);
+    });
+  });
+
   describe('routing settings', () => {
     it('follows case sensitive routing and strict routing', async () => {
       const sensitive = await start({}, { before: (app) => app.set('case sensitive routing', true) });
