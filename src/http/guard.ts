@@ -107,6 +107,7 @@ export interface TokenGuard {
 
 const KNOWN_OPTIONS = new Set(['tokens', 'scope', 'required', 'realm', 'caseSensitive', 'strict', 'bodyLimit', 'explain', 'audit', 'rateLimit', 'setUser', 'requestId', 'logger', 'onError']);
 const MAX_AUDIT_PATH = 1024;
+const MAX_REQUEST_ID = 256;
 
 function closest(name: string): string | undefined {
   const lower = name.toLowerCase();
@@ -290,12 +291,46 @@ export function tokenGuard(options: TokenGuardOptions): TokenGuard {
     // Every prefix ends with `_`: a text without one (most paths and agents) holds no token as sent.
     return text.includes('_') && prefixAnyCase.test(text) ? text.replace(tokenText, redacted) : text;
   };
-  /** Emits the event of a call's outcome: `token.used` with the allowing line, or `token.denied` with the refusal. */
+  /** Reports an internal error; a reporter that throws must fail neither the request nor the process. */
+  const report = (error: unknown, context: string): void => {
+    try {
+      onError(error, context);
+    } catch {
+      // Nothing left to tell it to.
+    }
+  };
+  /** The client address; when Express's `req.ip` throws (a `trust proxy` function of the host's), the socket's. */
+  const ipOf = (req: GuardRequest, call: CallContext): string | null => {
+    try {
+      return clientIp(req, call.settings);
+    } catch (err) {
+      report(err, "req.ip failed (the app's trust proxy setting); the socket's address is used");
+      return requestProperty(req, 'socket')?.remoteAddress ?? null;
+    }
+  };
+  /** The request id from `options.requestId`; a hook that throws or returns a non-string gives none. */
+  const customRequestId = (req: GuardRequest): string | undefined => {
+    try {
+      const id = requestId!(req);
+      return typeof id === 'string' ? (id.length > MAX_REQUEST_ID ? id.slice(0, MAX_REQUEST_ID) : id) : undefined;
+    } catch (err) {
+      report(err, 'options.requestId failed; the audit event has no request id');
+      return undefined;
+    }
+  };
+  /** Emits the event of a call's outcome: `token.used` with the allowing line, or `token.denied` with the refusal. Never throws. */
   const audit = (req: GuardRequest, call: CallContext, line: number | undefined, refusal: GuardError | undefined, at?: Date): void => {
     if (auditHook === undefined) return;
+    try {
+      emitAudit(req, call, line, refusal, at);
+    } catch (err) {
+      report(err, 'the audit event could not be built');
+    }
+  };
+  const emitAudit = (req: GuardRequest, call: CallContext, line: number | undefined, refusal: GuardError | undefined, at: Date | undefined): void => {
     const path = redact(pathPart(call.target));
     const headers = call.headers;
-    const id = requestId === undefined ? requestIdOf(headers) : requestId(req);
+    const id = requestId === undefined ? requestIdOf(headers) : customRequestId(req);
     const userAgent = userAgentOf(headers);
     // Frozen, with a Date of its own (not the token record's): a sink, a hook or a handler holding the
     // principal cannot change the record after it was emitted, and the JSON-lines sink writes it later.
@@ -307,7 +342,7 @@ export function tokenGuard(options: TokenGuardOptions): TokenGuard {
       via: call.via,
       method: call.method,
       path: path.length > MAX_AUDIT_PATH ? `${path.slice(0, MAX_AUDIT_PATH)}…` : path,
-      ip: call.ip === undefined ? clientIp(req, call.settings) : call.ip,
+      ip: call.ip === undefined ? ipOf(req, call) : call.ip,
       userAgent: userAgent === undefined ? undefined : redact(userAgent),
       outcome: refusal === undefined ? 'success' : 'failure',
       reason: refusal?.code,
@@ -316,10 +351,10 @@ export function tokenGuard(options: TokenGuardOptions): TokenGuard {
       status: refusal?.status,
     });
     try {
-      const result = auditHook(full);
-      if (result instanceof Promise) result.catch((err: unknown) => onError(err, 'audit hook failed'));
+      const result = auditHook!(full);
+      if (result instanceof Promise) result.catch((err: unknown) => report(err, 'audit hook failed'));
     } catch (err) {
-      onError(err, 'audit hook failed');
+      report(err, 'audit hook failed');
     }
   };
 
@@ -413,7 +448,7 @@ export function tokenGuard(options: TokenGuardOptions): TokenGuard {
     }
     call.user = credential.username ?? null;
     call.via = credential.via;
-    call.ip = clientIp(req, call.settings);
+    call.ip = ipOf(req, call);
     const context = { username: credential.username, ip: call.ip };
     const quick = tokens.verifySync(credential.token, context);
     if (quick !== undefined) return verified(req, res, next, call, credential.token, quick);
@@ -523,14 +558,24 @@ export function tokenGuard(options: TokenGuardOptions): TokenGuard {
     next();
   };
 
+  /** Answers a call that failed on the way; never throws (it runs in promise handlers, where a throw would go unhandled). */
   const fail = (req: GuardRequest, res: ServerResponse, err: unknown, call: CallContext): void => {
-    if (err instanceof GuardError) {
-      // Bad input found on the way (an unreadable body): a coded refusal, not an internal error.
-      deny(req, res, err, call);
-      return;
+    try {
+      if (err instanceof GuardError) {
+        // Bad input found on the way (an unreadable body): a coded refusal, not an internal error.
+        deny(req, res, err, call);
+        return;
+      }
+      report(err, 'the token guard failed; the request was refused with 503');
+      deny(req, res, refuse('unavailable'), call);
+    } catch (inner) {
+      report(inner, 'the token guard could not answer a failed call; it answered 503 without headers of its own');
+      try {
+        writeGuardError(res, refuse('unavailable'));
+      } catch {
+        res.destroy();
+      }
     }
-    onError(err, 'the token guard failed; the request was refused with 503');
-    deny(req, res, refuse('unavailable'), call);
   };
   const guard = ((req: GuardRequest, res: ServerResponse, next: NextFunction): void => {
     // No Authorization header at all (anonymous, or the host's own session): nothing to do.

@@ -1,7 +1,7 @@
 // tokenGuard through real HTTP on Express 4 and 5: principal, options, body hand-off, routing settings,
 // rate limits and failing closed.
 import { brotliCompressSync, deflateSync, gzipSync } from 'node:zlib';
-import type { ErrorRequestHandler, Express, Request } from 'express';
+import type { ErrorRequestHandler, Express, Request, Response } from 'express';
 import { RateLimiterMemory } from 'rate-limiter-flexible';
 import { createTokenService, MemoryTokenStore, tokenGuard, type TokenGuardOptions, type TokenService } from '../../../src/index';
 import { basic, EXPRESS_FLAVOURS, listen, send, sendInParts, type ExpressFlavour, type RawResponse, type TestServer } from '../../support/http';
@@ -439,6 +439,59 @@ describe.each(EXPRESS_FLAVOURS)('tokenGuard on $name', (flavour: ExpressFlavour)
       expect(seen).toHaveLength(0);
       expect(errors).toHaveLength(1);
     });
+  });
+
+  it('survives host hooks that throw (requestId, onError, a trust proxy function): coded answers, no stack, no crash', async () => {
+    const store = new MemoryTokenStore();
+    const hooked = createTokenService({ store });
+    const { token } = await hooked.issue({ owner: 'erin', label: 'x', restrictions: '[GET]/rest/api/2/issue/KAN-\\d+' });
+    const reported: string[] = [];
+    const events: Record<string, unknown>[] = [];
+    const app = flavour.create();
+    app.set('trust proxy', () => {
+      throw new Error('trust proxy down');
+    });
+    app.use(
+      tokenGuard({
+        tokens: hooked,
+        audit: (e) => void events.push({ ...e }),
+        requestId: () => {
+          throw new Error('no correlation id');
+        },
+        onError: (_e, context) => {
+          reported.push(context);
+          throw new Error('the reporter is down too');
+        },
+      }),
+    );
+    app.use((_req: Request, res: Response) => res.json({ reached: true }));
+    const server = await listen(app);
+    servers.push(server);
+    // X-Forwarded-For makes Express's req.ip call the trust proxy function.
+    const get = (path: string, t = token) => send(server.port, { path, headers: [bearer(t), ['X-Forwarded-For', '203.0.113.9']] });
+    // The first call reads the store (a promise), the second is a repeat from the row cache (no promise).
+    expect((await get('/rest/api/2/issue/KAN-1')).status).toBe(200);
+    expect((await get('/rest/api/2/issue/KAN-1')).status).toBe(200);
+    const refused = await get('/rest/api/2/issue/ABC-1');
+    expect(refused.status).toBe(403);
+    expect(refused.body).not.toMatch(/at .*\.(js|ts):\d+/);
+    // The store fails for a token not in the row cache: still a coded 503 although the reporter throws.
+    const other = await hooked.issue({ owner: 'erin', label: 'y' });
+    jest.spyOn(store, 'get').mockImplementation(() => {
+      throw new Error('store down');
+    });
+    const down = await get('/rest/api/2/issue/KAN-1', other.token);
+    expect(down.status).toBe(503);
+    expect(down.json<{ error: { code: string } }>().error.code).toBe('unavailable');
+    expect(events.map((e) => [e.type, e.requestId, e.ip])).toEqual([
+      ['token.used', undefined, '127.0.0.1'],
+      ['token.used', undefined, '127.0.0.1'],
+      ['token.denied', undefined, '127.0.0.1'],
+      ['token.denied', undefined, '127.0.0.1'],
+    ]);
+    expect(reported).toContain('options.requestId failed; the audit event has no request id');
+    expect(reported).toContain("req.ip failed (the app's trust proxy setting); the socket's address is used");
+    await hooked.close();
   });
 
   it('reports internal errors to a pino-style logger: name, code and message only', async () => {
