@@ -107,6 +107,8 @@ export interface TokenGuard {
 
 const KNOWN_OPTIONS = new Set(['tokens', 'scope', 'required', 'realm', 'caseSensitive', 'strict', 'bodyLimit', 'explain', 'audit', 'rateLimit', 'setUser', 'requestId', 'logger', 'onError']);
 const MAX_AUDIT_PATH = 1024;
+/** The loosest routing: case-insensitive, one trailing slash ignored. */
+const LOOSEST = routingOf(undefined, false, false);
 const MAX_REQUEST_ID = 256;
 
 function closest(name: string): string | undefined {
@@ -431,10 +433,11 @@ export function tokenGuard(options: TokenGuardOptions): TokenGuard {
     const credential = readCredential(req, prefix, call.headers);
     if (credential.kind === 'none') {
       if (required) {
-        const routing = routingOf(call.settings, options.caseSensitive, options.strict);
-        const canonical = canonicalizePath(pathPart(call.target), routing);
-        // An ambiguous path cannot be placed outside the scope, so it counts as inside.
-        if (!canonical.ok || scope.matches(canonical.path, routing.caseSensitive, routing.strict)) {
+        // Matched as loosely as any router may: a case-insensitive Router inside a case-sensitive app (a
+        // Router keeps its own settings) would still route `/REST/…` to the API. An ambiguous path cannot
+        // be placed outside the scope either. Both need a credential.
+        const canonical = canonicalizePath(pathPart(call.target), LOOSEST);
+        if (!canonical.ok || scope.matches(canonical.path, false, false)) {
           deny(req, res, refuse('credentials_required'), call);
           return;
         }

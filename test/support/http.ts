@@ -11,11 +11,18 @@ export interface ExpressFlavour {
   readonly name: 'express4' | 'express5';
   readonly create: () => import('express').Express;
   readonly json: (options?: { limit?: string | number }) => import('express').RequestHandler;
+  /** A Router of the same major. */
+  readonly router: (options?: { caseSensitive?: boolean; strict?: boolean }) => import('express').Router;
 }
 
 export const EXPRESS_FLAVOURS: readonly ExpressFlavour[] = [
-  { name: 'express4', create: () => express4() as unknown as import('express').Express, json: (o) => express4.json(o) as unknown as import('express').RequestHandler },
-  { name: 'express5', create: () => express5(), json: (o) => express5.json(o) },
+  {
+    name: 'express4',
+    create: () => express4() as unknown as import('express').Express,
+    json: (o) => express4.json(o) as unknown as import('express').RequestHandler,
+    router: (o) => express4.Router(o) as unknown as import('express').Router,
+  },
+  { name: 'express5', create: () => express5(), json: (o) => express5.json(o), router: (o) => express5.Router(o) },
 ];
 
 /** A server listening on 127.0.0.1 on a free port. */

@@ -135,6 +135,28 @@ describe.each(EXPRESS_FLAVOURS)('tokenGuard on $name', (flavour: ExpressFlavour)
     expect(errors).toHaveLength(1);
   });
 
+  it('with required, asks for a credential on any case of an in-scope path, even in a case-sensitive app (a Router keeps its own settings)', async () => {
+    const app = flavour.create();
+    app.set('case sensitive routing', true);
+    app.use(tokenGuard({ tokens, required: true }));
+    // A default Router is case-insensitive whatever the app's setting: it routes /REST/… here.
+    const api = flavour.router();
+    let reached = 0;
+    api.get('/rest/api/2/issue/:key', (_req: Request, res: Response) => {
+      reached++;
+      res.json({ reached: true });
+    });
+    app.use(api);
+    const server = await listen(app);
+    servers.push(server);
+    for (const path of ['/REST/api/2/issue/KAN-1', '/Rest/api/2/issue/KAN-1/', '/rest/api/2/issue/KAN-1']) {
+      const r = await send(server.port, { path });
+      expect([path, r.status, errorOf(r).code]).toEqual([path, 401, 'credentials_required']);
+    }
+    expect(reached).toBe(0);
+    expect((await send(server.port, { path: '/REST/api/2/issue/KAN-1', headers: [bearer(open)] })).status).toBe(403);
+  });
+
   it('passes requests without a token untouched unless required, and only in scope', async () => {
     const optional = await start();
     expect((await send(optional.port, { path: '/rest/x' })).status).toBe(200);
