@@ -65,6 +65,8 @@ function fromRow(r: Row): StoredToken {
   };
 }
 
+/** For a synchronous pause (`Atomics.wait`) in the constructor, which cannot await. */
+const PAUSE = new Int32Array(new SharedArrayBuffer(4));
 
 /**
  * Tokens in a SQLite file. Writes are synchronous and committed with `synchronous = FULL` before the
@@ -84,8 +86,9 @@ export class SqliteTokenStore implements TokenStore {
     if (typeof filePath !== 'string' || filePath === '') {
       throw new TypeError('new SqliteTokenStore(filePath) needs the path of the database file (":memory:" for a throwaway one)');
     }
-    this.#db = new Database(filePath, { timeout: options.busyTimeoutMs ?? 5000 });
-    this.#db.pragma('journal_mode = WAL');
+    const busyTimeoutMs = options.busyTimeoutMs ?? 5000;
+    this.#db = new Database(filePath, { timeout: busyTimeoutMs });
+    this.#enableWal(busyTimeoutMs);
     this.#db.pragma('synchronous = FULL');
     this.#db.pragma('foreign_keys = ON');
     this.#migrate();
@@ -109,12 +112,33 @@ export class SqliteTokenStore implements TokenStore {
     });
   }
 
-  #migrate(): void {
-    const version = this.#db.pragma('user_version', { simple: true }) as number;
-    if (version > MIGRATIONS.length) {
-      throw new Error(`the token database has schema version ${version}, newer than this tokenfence knows (${MIGRATIONS.length}); upgrade tokenfence`);
+  /**
+   * Switches the file to WAL. When several processes open a new file at once, SQLite can answer
+   * SQLITE_BUSY here without waiting (the busy timeout does not cover it), so it is retried, with short
+   * sleeps, for up to the busy timeout.
+   */
+  #enableWal(busyTimeoutMs: number): void {
+    const deadline = Date.now() + busyTimeoutMs;
+    for (let pause = 1; ; pause = Math.min(pause * 2, 50)) {
+      try {
+        this.#db.pragma('journal_mode = WAL');
+        return;
+      } catch (err) {
+        if ((err as { code?: unknown }).code !== 'SQLITE_BUSY' || Date.now() >= deadline) throw err;
+        Atomics.wait(PAUSE, 0, 0, pause);
+      }
     }
+  }
+
+  #migrate(): void {
+    // The version is read inside the write lock (BEGIN IMMEDIATE): processes opening one file at once
+    // migrate one after the other, and each sees what the one before it did.
     this.#db.transaction(() => {
+      const version = this.#db.pragma('user_version', { simple: true }) as number;
+      if (version > MIGRATIONS.length) {
+        throw new Error(`the token database has schema version ${version}, newer than this tokenfence knows (${MIGRATIONS.length}); upgrade tokenfence`);
+      }
+      if (version === MIGRATIONS.length) return;
       for (let v = version; v < MIGRATIONS.length; v++) this.#db.exec(MIGRATIONS[v]!);
       this.#db.pragma(`user_version = ${MIGRATIONS.length}`);
     }).immediate();

@@ -57,3 +57,48 @@ test('every acknowledged token survives SIGKILL; the database passes integrity_c
   }
   await tokens.close();
 });
+
+// Several processes open one new file at the same moment (app instances and the CLI starting together):
+// switching to WAL and migrating must neither fail with SQLITE_BUSY nor run a migration twice.
+const OPENER = `
+const { SqliteTokenStore } = require(${JSON.stringify(join(root, 'dist', 'cjs', 'index.js'))});
+const at = Number(process.argv[3]);
+while (Date.now() < at) {} // all start at once
+try {
+  new SqliteTokenStore(process.argv[2]).close();
+  process.stdout.write('ok');
+} catch (err) {
+  process.stdout.write('FAIL ' + err.code + ' ' + err.message);
+}
+`;
+
+test('processes that open one new file at the same moment all succeed (WAL switch and migration under contention)', async () => {
+  const script = join(dir, 'opener.js');
+  writeFileSync(script, OPENER);
+  const outcomes: string[] = [];
+  for (let round = 0; round < 4; round++) {
+    const file = join(dir, `fresh-${round}.db`);
+    const at = Date.now() + 1_000;
+    const runs = Array.from(
+      { length: 6 },
+      () =>
+        new Promise<string>((done) => {
+          const child = spawn(process.execPath, [script, file, String(at)], { stdio: ['ignore', 'pipe', 'inherit'] });
+          let out = '';
+          const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+          child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString('utf8')));
+          child.on('exit', () => {
+            clearTimeout(timer);
+            done(out);
+          });
+        }),
+    );
+    outcomes.push(...(await Promise.all(runs)));
+    const raw = new Database(file);
+    expect(raw.pragma('user_version', { simple: true })).toBeGreaterThan(0);
+    expect(raw.pragma('journal_mode', { simple: true })).toBe('wal');
+    raw.close();
+  }
+  expect(outcomes.filter((o) => o !== 'ok')).toEqual([]);
+  expect(outcomes).toHaveLength(24);
+}, 60_000);
