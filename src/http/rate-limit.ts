@@ -1,6 +1,6 @@
 // Per-token rate limits (SPEC §5) on rate-limiter-flexible: a memory limiter by default, or any limiter
 // the host builds (RateLimiterPostgres shares limits across instances).
-import { RateLimiterMemory, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
+import { RateLimiterMemory, type RateLimiterAbstract, type RateLimiterRes } from 'rate-limiter-flexible';
 
 /** Options of the guard's `rateLimit`. */
 export interface TokenRateLimitOptions {
@@ -27,6 +27,16 @@ export interface TokenRateLimitOptions {
 export interface RateLimitOutcome {
   readonly allowed: boolean;
   readonly headers: Record<string, string>;
+}
+
+/**
+ * Whether a rejection is rate-limiter-flexible's "limit hit" (a RateLimiterRes) rather than a store error.
+ * Told by shape, not `instanceof`: a host's limiter may come from another copy of the package.
+ */
+function isLimitHit(rejection: unknown): rejection is RateLimiterRes {
+  if (typeof rejection !== 'object' || rejection === null || rejection instanceof Error) return false;
+  const res = rejection as Partial<Record<keyof RateLimiterRes, unknown>>;
+  return typeof res.msBeforeNext === 'number' && typeof res.remainingPoints === 'number' && Number.isFinite(res.msBeforeNext);
 }
 
 /** A per-token limiter; `consume` rejects only when the limiter's store fails. */
@@ -68,7 +78,7 @@ export class TokenRateLimiter {
       return { allowed: true, headers: this.#headers(res) };
     } catch (rejection) {
       // rate-limiter-flexible rejects with a RateLimiterRes when the limit is hit, with an Error when the store fails.
-      if (!(rejection instanceof RateLimiterRes)) throw rejection;
+      if (!isLimitHit(rejection)) throw rejection;
       const headers = this.#headers(rejection);
       headers['Retry-After'] = String(Math.max(1, Math.ceil(rejection.msBeforeNext / 1000)));
       return { allowed: false, headers };

@@ -1,5 +1,5 @@
 // TokenRateLimiter: per-token counts, RateLimit-* headers, Retry-After, and store failures passed on.
-import { RateLimiterMemory } from 'rate-limiter-flexible';
+import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
 import { TokenRateLimiter } from '../../../src/http/rate-limit';
 
 describe('TokenRateLimiter', () => {
@@ -21,6 +21,22 @@ describe('TokenRateLimiter', () => {
     const limiter = new TokenRateLimiter({ limiter: own });
     expect((await limiter.consume('t')).headers['RateLimit-Policy']).toBe('1;w=5');
     expect((await limiter.consume('t')).allowed).toBe(false);
+  });
+
+  it('tells a limit hit from a store failure by shape: a limiter from another copy of rate-limiter-flexible gets 429, not 503', async () => {
+    let other: typeof import('rate-limiter-flexible') | undefined;
+    jest.isolateModules(() => {
+      other = jest.requireActual<typeof import('rate-limiter-flexible')>('rate-limiter-flexible');
+    });
+    const foreign = new other!.RateLimiterMemory({ points: 1, duration: 5 });
+    const limiter = new TokenRateLimiter({ limiter: foreign as unknown as RateLimiterMemory });
+    expect((await limiter.consume('t')).allowed).toBe(true);
+    // Its rejections are of its own RateLimiterRes class, not this copy's.
+    const hit = await foreign.consume('u', 2).catch((r: unknown) => r);
+    expect(hit instanceof RateLimiterRes).toBe(false);
+    const second = await limiter.consume('t');
+    expect(second.allowed).toBe(false);
+    expect(Number(second.headers['Retry-After'])).toBeGreaterThanOrEqual(4);
   });
 
   it('rejects when the limiter’s store fails, so the guard can fail closed', async () => {
