@@ -123,6 +123,22 @@ function sameText(a: string, b: string): boolean {
   return diff === 0;
 }
 
+const ID_SHAPE = /^[0-9A-Za-z]{12}$/;
+/**
+ * The message for an id that names no token. It repeats the id only when it has an id's shape: a whole
+ * token passed by mistake (`revoke(token)`) must not end up in an error message, a log or a response.
+ */
+function notFound(id: unknown): string {
+  if (typeof id === 'string' && ID_SHAPE.test(id)) return `no token with id ${JSON.stringify(id)}`;
+  if (typeof id === 'string' && /[a-z0-9]_[0-9A-Za-z]{12}/i.test(id)) return 'no token with that id: the text given looks like a whole token (not repeated here); pass its id, the 12 characters after the prefix';
+  return `no token with that id: a token id is 12 letters and digits (the text given is not repeated here)`;
+}
+
+type VerifyContext = { username?: string; ip?: string | null };
+const NO_CONTEXT: VerifyContext = {};
+/** The verify context as given, or none for anything that is not an object (never a throw: SPEC §4). */
+const contextOf = (context: unknown): VerifyContext => (typeof context === 'object' && context !== null ? (context as VerifyContext) : NO_CONTEXT);
+
 /** Unicode NFKC plus case folding: how a Basic username is compared with a token's owner. */
 export const normalizeUser = (name: string): string => name.normalize('NFKC').toLowerCase().normalize('NFKC');
 
@@ -180,22 +196,16 @@ export function createTokenService(options: TokenServiceOptions): TokenService {
   const prefix = checkPrefix(options.prefix ?? DEFAULT_PREFIX);
   const hasher = new SecretHasher(options.pepper);
   const clock = options.clock ?? (() => new Date());
-  /** Whether a clock was configured: then the row cache keeps to real time while tokens follow the clock. */
-  const customClock = options.clock !== undefined;
-  /** Real time in ms as of the last `readClock`. */
-  let clockMs = 0;
   /**
-   * The time of a verify by the service clock; sets `clockMs` to real time for the row cache. Without a
-   * configured clock the two are one clock read (`new Date()` reads the clock itself).
+   * Monotonic time in ms as of the last `readClock`, for the row cache: a wall clock that steps back (NTP,
+   * a resumed VM) must not keep a cached row fresh for longer than `recordCacheMs`, and a configured
+   * clock (tests) must not either.
    */
+  let monoMs = 0;
+  /** The time of a verify by the service clock; sets `monoMs` for the row cache. */
   const readClock = (): Date => {
-    if (customClock) {
-      clockMs = Date.now();
-      return clock();
-    }
-    const now = new Date();
-    clockMs = now.getTime();
-    return now;
+    monoMs = performance.now();
+    return clock();
   };
   const flushMs = options.usageFlushMs ?? 1000;
   const cacheSize = options.cacheSize ?? 1000;
@@ -288,7 +298,7 @@ export function createTokenService(options: TokenServiceOptions): TokenService {
     const stored = await store.get(id);
     const entry: CachedRow | undefined = stored && {
       stored,
-      until: Date.now() + recordCacheMs,
+      until: performance.now() + recordCacheMs,
       endsAt: Math.min(stored.revokedAt?.getTime() ?? Infinity, stored.expiresAt?.getTime() ?? Infinity),
       withinPolicy: lifetimeProblem(stored.createdAt, stored.expiresAt) === null,
       restrictions: undefined,
@@ -396,7 +406,7 @@ export function createTokenService(options: TokenServiceOptions): TokenService {
   const mustGet = async (id: string): Promise<StoredToken> => {
     await init();
     const token = typeof id === 'string' ? await store.get(id) : undefined;
-    if (!token) throw new TokenError('not_found', `no token with id ${JSON.stringify(String(id))}`);
+    if (!token) throw new TokenError('not_found', notFound(id));
     return token;
   };
 
@@ -443,7 +453,9 @@ export function createTokenService(options: TokenServiceOptions): TokenService {
       onError(err, `token ${stored.id} has restrictions that do not parse`);
       return { ok: false, reason: 'policy' };
     }
-    return { ok: true, record: publicRecord(stored, recordUse(stored.id, context.ip ?? null, now), now), user, restrictions };
+    // Only a string is an address: anything else would reach the store (and fail every usage write).
+    const ip = typeof context.ip === 'string' ? context.ip : null;
+    return { ok: true, record: publicRecord(stored, recordUse(stored.id, ip, now), now), user, restrictions };
   };
 
   let purgeTimer: NodeJS.Timeout | undefined;
@@ -457,26 +469,26 @@ export function createTokenService(options: TokenServiceOptions): TokenService {
       return { token, record: publicRecord(stored) };
     },
 
-    verifySync(token, context = {}) {
+    verifySync(token, context) {
       // A repeat of a token verified within recordCacheMs needs neither the checksum nor the hash again.
       const now = readClock();
-      const repeat = repeatOf(token, clockMs);
-      if (repeat !== undefined) return accept(repeat, context, now);
+      const repeat = repeatOf(token, monoMs);
+      if (repeat !== undefined) return accept(repeat, contextOf(context), now);
       const parsed = parseToken(token, prefix);
       return parsed.ok ? undefined : parsed;
     },
 
-    async verify(token, context = {}) {
+    async verify(token, context) {
       const quick = service.verifySync(token, context);
       if (quick !== undefined) return quick;
       // verifySync answers every token that does not parse; this one needs its row and its hash.
       const parsed = parseToken(token, prefix);
       if (!parsed.ok) return parsed;
-      const row = freshRow(parsed.id, Date.now()) ?? (await readRow(parsed.id));
+      const row = freshRow(parsed.id, performance.now()) ?? (await readRow(parsed.id));
       if (row === undefined || !hasher.matches(parsed.secret, row.stored)) return { ok: false, reason: 'unknown' };
       if (recordCacheMs > 0) row.token = token as string;
       // After a store read, time has moved on.
-      return accept(row, context, readClock());
+      return accept(row, contextOf(context), readClock());
     },
 
     async get(id) {
@@ -514,7 +526,7 @@ export function createTokenService(options: TokenServiceOptions): TokenService {
       const updated = await store.update(stored.id, next);
       // After the write: a verify that read the old row while it was in flight must not keep it.
       forget(stored.id);
-      if (!updated) throw new TokenError('not_found', `no token with id ${JSON.stringify(id)}`);
+      if (!updated) throw new TokenError('not_found', notFound(id));
       emit({ type: 'token.updated', user: opts.actor ?? stored.owner, tokenId: stored.id });
       return publicRecord(updated, pending.get(updated.id));
     },
@@ -543,7 +555,7 @@ export function createTokenService(options: TokenServiceOptions): TokenService {
       const now = clock();
       const updated = stored.revokedAt !== null && stored.revokedAt <= now ? stored : await store.update(stored.id, { revokedAt: now });
       forget(stored.id);
-      if (!updated) throw new TokenError('not_found', `no token with id ${JSON.stringify(id)}`);
+      if (!updated) throw new TokenError('not_found', notFound(id));
       if (updated !== stored) emit({ type: 'token.revoked', user: opts.actor ?? stored.owner, tokenId: stored.id });
       return publicRecord(updated, pending.get(updated.id));
     },

@@ -242,6 +242,38 @@ describe('verify', () => {
 });
 
 describe('the verified-row cache', () => {
+  test('keeps to monotonic time: a wall clock that steps back does not keep a row changed behind the service fresh', async () => {
+    const store = new MemoryTokenStore();
+    const tokens = createTokenService({ store, recordCacheMs: 50 });
+    const { token, record } = await tokens.issue({ owner: 'a', label: 'x' });
+    expect((await tokens.verify(token)).ok).toBe(true);
+    // Revoked in the store two minutes ago, behind the service's back (another instance did it).
+    store.update(record.id, { revokedAt: new Date(Date.now() - 120_000) });
+    // The wall clock steps back a minute (NTP, a resumed VM); timers and performance.now() stay real.
+    jest.useFakeTimers({ doNotFake: ['performance', 'hrtime', 'nextTick', 'queueMicrotask', 'setImmediate', 'clearImmediate', 'setTimeout', 'clearTimeout', 'setInterval', 'clearInterval'] });
+    try {
+      jest.setSystemTime(Date.now() - 60_000);
+      await new Promise((resolve) => setTimeout(resolve, 80));
+      expect(await tokens.verify(token)).toEqual({ ok: false, reason: 'revoked' });
+    } finally {
+      jest.useRealTimers();
+    }
+    await tokens.close();
+  });
+
+  test('a context that is not an object is no context, and an address that is not a string is none (verify never throws)', async () => {
+    const store = new MemoryTokenStore();
+    const tokens = createTokenService({ store });
+    const { token, record } = await tokens.issue({ owner: 'a', label: 'x' });
+    for (const context of [null, 42, 'alice']) {
+      await expect(tokens.verify(token, context as never)).resolves.toMatchObject({ ok: true, user: 'a' });
+      expect(tokens.verifySync(token, context as never)).toMatchObject({ ok: true, user: 'a' });
+    }
+    await expect(tokens.verify(token, { ip: { toString: () => 'x' } } as never)).resolves.toMatchObject({ ok: true, record: { lastAccessedIp: null } });
+    await tokens.close();
+    expect(store.get(record.id)).toMatchObject({ usageCount: 7, lastAccessedIp: null });
+  });
+
   test('a change through the service takes effect at once; one made in the store behind it within recordCacheMs', async () => {
     const { tokens, store } = setup({ recordCacheMs: 200 });
     const { token, record } = await tokens.issue({ owner: 'alice', label: 'CI' });
@@ -353,6 +385,22 @@ describe('update, rotate, revoke, purge', () => {
     await expect(tokens.update(record.id, { restrictions: '[' })).rejects.toBeInstanceOf(RestrictionSyntaxError);
     await expect(tokens.update('nope', { label: 'z' })).rejects.toMatchObject({ code: 'not_found', status: 404 });
     expect(events.filter((e) => e.type === 'token.updated')).toEqual([expect.objectContaining({ user: 'admin', tokenId: record.id, outcome: 'success' })]);
+  });
+
+  test('an id that names no token is repeated in the error only when it has an id\'s shape: a whole token passed by mistake is not', async () => {
+    const { tokens } = setup();
+    const { token, record } = await tokens.issue({ owner: 'a', label: 'x' });
+    await tokens.revoke(record.id);
+    await expect(tokens.get('AbCdEf123456')).resolves.toBeUndefined();
+    await expect(tokens.revoke('AbCdEf123456')).rejects.toMatchObject({ code: 'not_found', message: 'no token with id "AbCdEf123456"' });
+    for (const call of [() => tokens.revoke(token), () => tokens.update(token, { label: 'y' }), () => tokens.rotate(token)]) {
+      const err = (await call().catch((e: unknown) => e)) as Error & { code: string };
+      expect(err.code).toBe('not_found');
+      expect(err.message).toMatch(/looks like a whole token/);
+      expect(err.message).not.toContain(token.slice(16, 40));
+    }
+    const odd = (await tokens.revoke('x'.repeat(500)).catch((e: unknown) => e)) as Error;
+    expect(odd.message).toBe('no token with that id: a token id is 12 letters and digits (the text given is not repeated here)');
   });
 
   test('secure mode: nothing can be edited', async () => {
