@@ -349,6 +349,24 @@ export function createTokenService(options: TokenServiceOptions): TokenService {
     if (problem !== null) throw new TokenError(expiresAt === null ? 'expiry_required' : 'lifetime_exceeded', problem);
   };
   const isLive = (t: StoredToken, now: Date): boolean => (t.revokedAt === null || t.revokedAt > now) && (t.expiresAt === null || t.expiresAt > now);
+  /**
+   * Issues and rotations of one owner run one after the other in this process, so a quota check and the
+   * insert it allows cannot interleave with another's (ten concurrent issues under a limit of one would
+   * all pass the check first).
+   */
+  const ownerQueues = new Map<unknown, Promise<void>>();
+  const oneAtATime = <T>(owner: unknown, task: () => Promise<T>): Promise<T> => {
+    const run = (ownerQueues.get(owner) ?? Promise.resolve()).then(task);
+    const tail = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    ownerQueues.set(owner, tail);
+    void tail.then(() => {
+      if (ownerQueues.get(owner) === tail) ownerQueues.delete(owner);
+    });
+    return run;
+  };
   const checkQuota = async (owner: string | null, now: Date): Promise<void> => {
     if (policy.maxTokensPerUser === undefined) return;
     const live = (await store.listByOwner(owner)).filter((t) => isLive(t, now)).length;
@@ -458,6 +476,21 @@ export function createTokenService(options: TokenServiceOptions): TokenService {
     return { ok: true, record: publicRecord(stored, recordUse(stored.id, ip, now), now), user, restrictions };
   };
 
+  /** A rotation, in the owner's turn. */
+  const rotateNow = async (id: string, grace: number, actor: string | null | undefined): Promise<{ token: string; record: TokenRecord }> => {
+    const old = await mustGet(id);
+    const now = clock();
+    if (!isLive(old, now)) throw new TokenError('invalid_input', 'only a live token can be rotated (it is revoked or expired)');
+    // A token in its grace period has a replacement already: rotating it again would leave one more live token each time.
+    if (old.revokedAt !== null) throw new TokenError('invalid_input', 'this token was rotated already and is in its grace period; rotate its replacement');
+    // The new token keeps label, restrictions and expiry; its lifetime is checked anew from now.
+    const { token, stored } = await issueAt({ owner: old.owner, label: old.label, restrictions: old.restrictions, expiresAt: old.expiresAt }, now, actor, true);
+    await store.update(old.id, { revokedAt: new Date(now.getTime() + grace * 1000) });
+    forget(old.id);
+    emit({ type: 'token.rotated', user: actor ?? old.owner, tokenId: old.id, reason: `replaced by ${stored.id}` });
+    return { token, record: publicRecord(stored) };
+  };
+
   let purgeTimer: NodeJS.Timeout | undefined;
   const service: TokenService = {
     prefix,
@@ -465,8 +498,10 @@ export function createTokenService(options: TokenServiceOptions): TokenService {
     async issue(input, opts = {}) {
       if (typeof input !== 'object' || input === null) throw new TokenError('invalid_input', 'issue needs { owner, label, expiresAt?, restrictions? }');
       await init();
-      const { token, stored } = await issueAt(input, clock(), opts.actor);
-      return { token, record: publicRecord(stored) };
+      return oneAtATime(input.owner, async () => {
+        const { token, stored } = await issueAt(input, clock(), opts.actor);
+        return { token, record: publicRecord(stored) };
+      });
     },
 
     verifySync(token, context) {
@@ -532,22 +567,11 @@ export function createTokenService(options: TokenServiceOptions): TokenService {
     },
 
     async rotate(id, opts = {}) {
-      const old = await mustGet(id);
-      const now = clock();
-      if (!isLive(old, now)) throw new TokenError('invalid_input', 'only a live token can be rotated (it is revoked or expired)');
       const grace = opts.graceSeconds ?? 0;
       if (!(typeof grace === 'number' && grace >= 0 && Number.isFinite(grace))) throw new TokenError('invalid_input', 'graceSeconds must be a number ≥ 0');
-      // The new token keeps label, restrictions and expiry; its lifetime is checked anew from now.
-      const { token, stored } = await issueAt(
-        { owner: old.owner, label: old.label, restrictions: old.restrictions, expiresAt: old.expiresAt },
-        now,
-        opts.actor,
-        true,
-      );
-      await store.update(old.id, { revokedAt: new Date(now.getTime() + grace * 1000) });
-      forget(old.id);
-      emit({ type: 'token.rotated', user: opts.actor ?? old.owner, tokenId: old.id, reason: `replaced by ${stored.id}` });
-      return { token, record: publicRecord(stored) };
+      const { owner } = await mustGet(id);
+      // Read again in the owner's turn: a rotation that ran meanwhile has replaced it.
+      return oneAtATime(owner, () => rotateNow(id, grace, opts.actor));
     },
 
     async revoke(id, opts = {}) {

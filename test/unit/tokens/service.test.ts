@@ -83,6 +83,25 @@ describe('issue', () => {
     await tokens.issue({ owner: 'alice', label: '4 (2 expired)' });
   });
 
+  test('maxTokensPerUser holds under concurrent issues, and a token in its grace period cannot be rotated again', async () => {
+    const { tokens } = setup({ policy: { maxTokensPerUser: 1 } });
+    const results = await Promise.allSettled(Array.from({ length: 10 }, (_, i) => tokens.issue({ owner: 'alice', label: `burst ${i}` })));
+    expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+    for (const r of results) if (r.status === 'rejected') expect(r.reason).toMatchObject({ code: 'quota_exceeded' });
+    // Other owners are not held up by alice's queue.
+    await expect(tokens.issue({ owner: 'bob', label: 'b' })).resolves.toBeDefined();
+
+    const firstId = (results.find((r) => r.status === 'fulfilled') as PromiseFulfilledResult<{ record: { id: string } }>).value.record.id;
+    const graced = await tokens.rotate(firstId, { graceSeconds: 3600 });
+    await expect(tokens.rotate(firstId, { graceSeconds: 3600 })).rejects.toMatchObject({ code: 'invalid_input', message: /rotated already/ });
+    // Concurrent rotations of one token: one replacement, the others refused.
+    const concurrent = await Promise.allSettled(Array.from({ length: 5 }, () => tokens.rotate(graced.record.id)));
+    expect(concurrent.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+    for (const r of concurrent) if (r.status === 'rejected') expect(r.reason).toMatchObject({ code: 'invalid_input' });
+    const live = (await tokens.list('alice')).filter((t) => t.revokedAt === null);
+    expect(live).toHaveLength(1);
+  });
+
   test('a failed store init is retried by the next call, not remembered', async () => {
     const store = new MemoryTokenStore();
     let failures = 1;
