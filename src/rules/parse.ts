@@ -69,8 +69,15 @@ function regexProblem(source: string): string | null {
   }
 }
 
-/** Checks every regex of a scanned rule; returns the errors (empty when the rule is fine). */
-function checkRegexes(rule: ScannedRule, line: number): RestrictionDiagnostic<RestrictionErrorCode>[] {
+/**
+ * The budget of a whole set: the worst case of one request checked against every rule. Identical regexes
+ * are compiled and tried once, so each distinct one counts once. Twice a line's budget: a thousand
+ * ordinary rules (about 1e4 each) fit, and so do one or two lines near the line budget.
+ */
+export const SET_COST_BUDGET = 2 * COST_BUDGET;
+
+/** Checks every regex of a scanned rule; returns the errors (empty when the rule is fine) and the cost of the regexes not in `counted` yet. */
+function checkRegexes(rule: ScannedRule, line: number, counted: Set<string>): { errors: RestrictionDiagnostic<RestrictionErrorCode>[]; newCost: number } {
   const errors: RestrictionDiagnostic<RestrictionErrorCode>[] = [];
   const regexes = [
     { source: rule.url, column: rule.urlColumn, maxInput: MAX_PATH_BYTES, weight: 1, what: 'URL regex' },
@@ -84,6 +91,8 @@ function checkRegexes(rule: ScannedRule, line: number): RestrictionDiagnostic<Re
     })),
   ];
   let lineCost = 0;
+  let newCost = 0;
+  const keys: string[] = [];
   for (const r of regexes) {
     const problem = regexProblem(r.source);
     if (problem !== null) {
@@ -96,6 +105,11 @@ function checkRegexes(rule: ScannedRule, line: number): RestrictionDiagnostic<Re
       continue;
     }
     lineCost += verdict.cost * r.weight;
+    const key = `${r.maxInput}:${r.weight}:${r.source}`;
+    if (!counted.has(key) && !keys.includes(key)) {
+      keys.push(key);
+      newCost += verdict.cost * r.weight;
+    }
   }
   if (errors.length === 0 && lineCost > COST_BUDGET) {
     errors.push({
@@ -105,7 +119,8 @@ function checkRegexes(rule: ScannedRule, line: number): RestrictionDiagnostic<Re
       message: `the regexes of this line together may take about ${lineCost.toExponential(1)} backtracking steps (the budget is ${COST_BUDGET.toExponential(1)})`,
     });
   }
-  return errors;
+  if (errors.length === 0) for (const key of keys) counted.add(key);
+  return { errors, newCost: errors.length === 0 ? newCost : 0 };
 }
 
 /** Scans and vets every line without throwing. */
@@ -120,6 +135,9 @@ export function analyseRestrictions(text: string, options: ParseOptions = {}): A
   const scanned: ScannedRule[] = [];
   const errors: RestrictionDiagnostic<RestrictionErrorCode>[] = [];
   let ruleCount = 0;
+  const counted = new Set<string>();
+  let setCost = 0;
+  let setOverBudget = false;
   lines.forEach((raw, index) => {
     const line = index + 1;
     const result = scanLine(raw.endsWith('\r') ? raw.slice(0, -1) : raw, line, MAX_LINE_BYTES);
@@ -131,10 +149,23 @@ export function analyseRestrictions(text: string, options: ParseOptions = {}): A
       errors.push(...result.errors);
       return;
     }
-    const regexErrors = checkRegexes(result.rule, line);
+    const { errors: regexErrors, newCost } = checkRegexes(result.rule, line, counted);
     if (regexErrors.length > 0) {
       errors.push(...regexErrors);
       return;
+    }
+    setCost += newCost;
+    if (setCost > SET_COST_BUDGET && !setOverBudget) {
+      // Reported once, on the line that crosses the budget: each line is fine, the set is not.
+      setOverBudget = true;
+      errors.push({
+        line,
+        column: result.rule.urlColumn,
+        code: 'unsafe_regex',
+        message:
+          `with this line the set's regexes may take about ${setCost.toExponential(1)} backtracking steps on one request ` +
+          `(the budget of a set is ${SET_COST_BUDGET.toExponential(1)}); use [^/]* for one path segment instead of .*, or fewer costly lines`,
+      });
     }
     const { methods, url, urlColumn, constraints } = result.rule;
     rules.push(Object.freeze({ line, methods: methods && Object.freeze(methods), url, urlColumn, constraints: Object.freeze(constraints.map((c) => Object.freeze(c))) }));

@@ -101,6 +101,11 @@ export const BAD: readonly CorpusEntry[] = [
     { unit: '/rest', suffix: '/issue' },
   ]),
 
+  // ---- found in review: shapes the cost model used to undercount ----
+  bad(".*!-=~.*@:,'.*\\b", 'polynomial: a trailing .* before \\b backtracks through its run', [{ unit: "!-=~@:,'", suffix: '' }]),
+  bad('a{0,16}a{0,16}a{0,16}a{0,16}.{3000}!', 'bounded: a long bounded run read at every split of the runs before it', [{ prefix: 'a'.repeat(64), unit: 'b', suffix: '' }]),
+  bad('.*x.{4000}!', 'bounded: a long bounded run read from every start', [{ unit: 'x', suffix: '' }]),
+
   // ---- back-references ----
   bad('(a)\\1', 'back-reference', [{ unit: 'a', suffix: '' }]),
   bad('(?<x>a)\\k<x>', 'named back-reference', [{ unit: 'a', suffix: '' }]),
