@@ -24,7 +24,8 @@ export interface AuditLogOptions {
   onError?: (error: unknown, context: string) => void;
 }
 
-const who = (user: string | null | undefined): string => user ?? 'anonymous';
+/** The user of a message; anything but a string (a caller's mistake) is no user, never a throw. */
+const who = (user: string | null | undefined): string => (typeof user === 'string' ? user : 'anonymous');
 
 /**
  * The human-readable line of an event. For a token call it is Jira's
@@ -79,6 +80,7 @@ const FIELDS = ['type', 'at', 'user', 'tokenId', 'via', 'method', 'path', 'ip', 
  * parsed, and one event per line in any viewer.
  */
 const INVISIBLE = /[\x7f-\x9f\xad\u061c\u180e\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff\ufff9-\ufffb]/g;
+const INVISIBLE_TEST = new RegExp(INVISIBLE.source);
 const escapeInvisible = (c: string): string => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`;
 /** Whether a UTF-16 unit at or above 0x7f needs an escape: INVISIBLE, or a surrogate (a lone one must be escaped). */
 const needsEscapeAbove7e = (c: number): boolean =>
@@ -229,12 +231,18 @@ export function pinoSink(logger: PinoLike): AuditSink {
   return {
     write(event) {
       const { message, ...fields } = auditRecord(event);
+      // pino writes U+2028, bidirectional controls and other invisible characters as they are: here they
+      // become visible `\uXXXX` text, so a name cannot pass for another in a log viewer.
+      for (const key in fields) if (typeof fields[key] === 'string') fields[key] = visible(fields[key]);
       const record = { audit: fields };
-      if (event.outcome === 'success') logger.info(record, message as string);
-      else logger.warn(record, message as string);
+      if (event.outcome === 'success') logger.info(record, visible(message as string));
+      else logger.warn(record, visible(message as string));
     },
   };
 }
+
+/** `text` with INVISIBLE characters written as `\uXXXX` text. */
+const visible = (text: string): string => (INVISIBLE_TEST.test(text) ? text.replace(INVISIBLE, escapeInvisible) : text);
 
 /** Options of {@link JsonLinesSink}. */
 export interface JsonLinesSinkOptions {
@@ -244,8 +252,20 @@ export interface JsonLinesSinkOptions {
   maxBatch?: number;
   /** The file mode when the file is created (audit logs name users and paths). @default 0o600 */
   mode?: number;
-  /** Reports a batch that could not be written by a timed flush. @default logs to `console.error` */
+  /**
+   * The most bytes of lines kept in memory while the file cannot be written (disk full, a missing
+   * directory). Lines beyond it are dropped and reported, rather than growing without bound. @default 64 MiB
+   */
+  maxPendingBytes?: number;
+  /** Reports a batch that could not be written by a timed flush, and dropped lines. @default logs to `console.error` */
   onError?: (error: unknown, context: string) => void;
+}
+
+/** The line of an event that cannot be serialised at all (a value whose conversion to text throws). */
+function fallbackLine(event: AuditEvent): string {
+  const type = typeof event?.type === 'string' ? event.type : null;
+  const at = event?.at instanceof Date && !Number.isNaN(event.at.getTime()) ? isoOf(event.at) : null;
+  return `${JSON.stringify({ type, at, user: null, message: 'this audit event could not be serialised' })}\n`;
 }
 
 /**
@@ -255,19 +275,31 @@ export interface JsonLinesSinkOptions {
  * Events are kept as they are until the batch is written, then serialised together: one tight loop per
  * batch costs less than serialising on every request. The events tokenfence emits, and every event that
  * passes through {@link createAuditLog}, are frozen, so the line written is the event as it was emitted.
+ *
+ * Lines that could not be written (the file cannot be opened, the disk is full) stay queued, in order,
+ * and are written by the next flush; a write that stopped part-way goes on from the byte where it stopped,
+ * so no line is lost, duplicated or cut in two. While the file cannot be written at most
+ * `maxPendingBytes` wait; later batches are dropped and reported. For log rotation, call `reopen()` after
+ * the file was moved (on SIGHUP, as with logrotate's `postrotate`).
  */
 export class JsonLinesSink implements AuditSink {
   readonly path: string;
   readonly #flushMs: number;
   readonly #maxBatch: number;
   readonly #mode: number;
+  readonly #maxPendingBytes: number;
   readonly #onError: (error: unknown, context: string) => void;
-  /** Events not yet serialised, or the text of a batch that could not be written yet. */
-  #buffer: Array<AuditEvent | string> = [];
+  /** Events not yet serialised. */
+  #events: AuditEvent[] = [];
+  /** Serialised lines not yet in the file, in order; the first may be partly written already. */
+  #pending: Buffer[] = [];
+  #pendingBytes = 0;
   #timer: NodeJS.Timeout | undefined;
-  #file: Promise<FileHandle> | undefined;
+  #file: FileHandle | undefined;
+  /** The chain of drains: one runs at a time, so lines reach the file in order. */
   #writing: Promise<void> = Promise.resolve();
   #closed = false;
+  #closing: Promise<void> | undefined;
 
   constructor(path: string, options: JsonLinesSinkOptions = {}) {
     if (typeof path !== 'string' || path === '') throw new TypeError('JsonLinesSink needs a file path');
@@ -275,15 +307,17 @@ export class JsonLinesSink implements AuditSink {
     this.#flushMs = options.flushMs ?? 200;
     this.#maxBatch = options.maxBatch ?? 1000;
     this.#mode = options.mode ?? 0o600;
+    this.#maxPendingBytes = options.maxPendingBytes ?? 64 * 1024 * 1024;
     this.#onError = options.onError ?? logErrorToConsole;
     if (!(this.#flushMs >= 0) || !(Number.isSafeInteger(this.#maxBatch) && this.#maxBatch > 0)) {
       throw new TypeError('JsonLinesSink: flushMs must be ≥ 0 and maxBatch a positive integer');
     }
+    if (!(Number.isSafeInteger(this.#maxPendingBytes) && this.#maxPendingBytes > 0)) throw new TypeError('JsonLinesSink: maxPendingBytes must be a positive integer');
   }
 
   write(event: AuditEvent): void {
     if (this.#closed) throw new Error(`JsonLinesSink(${this.path}) is closed`);
-    if (this.#buffer.push(event) >= this.#maxBatch) this.#flushInBackground();
+    if (this.#events.push(event) >= this.#maxBatch) this.#flushInBackground();
     else if (this.#timer === undefined) {
       this.#timer = setTimeout(() => this.#flushInBackground(), this.#flushMs);
       this.#timer.unref();
@@ -291,39 +325,79 @@ export class JsonLinesSink implements AuditSink {
   }
 
   #flushInBackground(): void {
-    const lines = this.#buffer.length;
-    this.flush().catch((err: unknown) => this.#onError(err, `audit file ${this.path}: ${lines} events could not be written`));
+    this.flush().catch((err: unknown) => this.#onError(err, `audit file ${this.path}: ${this.#pendingBytes} bytes of lines could not be written yet (kept, to be written by the next flush)`));
   }
 
-  /** Writes the buffered lines; resolves when they (and every earlier batch) are in the file. */
+  /** Serialises the buffered events and queues their lines; never throws (one bad event gets a fallback line). */
+  #serialise(): void {
+    if (this.#events.length === 0) return;
+    const events = this.#events;
+    this.#events = [];
+    let text = '';
+    for (const event of events) {
+      try {
+        text += auditLine(event);
+      } catch {
+        text += fallbackLine(event);
+      }
+    }
+    const bytes = Buffer.from(text, 'utf8');
+    if (this.#pendingBytes + bytes.length > this.#maxPendingBytes) {
+      this.#onError(
+        new Error(`audit file ${this.path}: ${events.length} events dropped: ${this.#pendingBytes} bytes are still waiting to be written (maxPendingBytes ${this.#maxPendingBytes})`),
+        'audit events dropped',
+      );
+      return;
+    }
+    this.#pending.push(bytes);
+    this.#pendingBytes += bytes.length;
+  }
+
+  /** Writes the queued lines from the front; what is not written stays at the front, from the byte where it stopped. */
+  async #drain(): Promise<void> {
+    if (this.#pending.length === 0) return;
+    this.#file ??= await open(this.path, 'a', this.#mode);
+    const file = this.#file;
+    while (this.#pending.length > 0) {
+      const chunk = this.#pending[0]!;
+      const { bytesWritten } = await file.write(chunk, 0, chunk.length);
+      this.#pendingBytes -= bytesWritten;
+      if (bytesWritten === chunk.length) this.#pending.shift();
+      else this.#pending[0] = chunk.subarray(bytesWritten);
+    }
+  }
+
+  /** Writes the buffered lines; resolves when they (and every earlier line) are in the file. */
   flush(): Promise<void> {
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#timer = undefined;
-    if (this.#buffer.length === 0) return this.#writing;
-    let text = '';
-    for (const item of this.#buffer) text += typeof item === 'string' ? item : auditLine(item);
-    this.#buffer = [];
-    this.#file ??= open(this.path, 'a', this.#mode);
-    const file = this.#file;
-    // Batches are chained, so lines stay in order; a failed batch is reported by the caller of flush/close.
-    const written = this.#writing.then(async () => {
-      let handle: FileHandle;
-      try {
-        handle = await file;
-      } catch (err) {
-        // Nothing was written: keep the lines for the next flush and open the file anew then.
-        if (this.#file === file) this.#file = undefined;
-        this.#buffer.unshift(text);
-        throw err;
-      }
-      await handle.appendFile(text, 'utf8');
-    });
+    this.#serialise();
+    const written = this.#writing.then(() => this.#drain());
     this.#writing = written.catch(() => undefined);
     return written;
   }
 
-  async close(): Promise<void> {
-    if (this.#closed) return;
+  /**
+   * Closes the file after the lines queued so far are written; the next write opens the path anew. Call it
+   * after log rotation moved the file, so new lines go to a new file at the path.
+   */
+  reopen(): Promise<void> {
+    const done = this.flush().finally(async () => {
+      const file = this.#file;
+      this.#file = undefined;
+      await file?.close();
+    });
+    this.#writing = done.catch(() => undefined);
+    return done;
+  }
+
+  /** Writes everything buffered and closes the file. A second call waits for the first. */
+  close(): Promise<void> {
+    this.#closing ??= this.#close();
+    return this.#closing;
+  }
+
+  async #close(): Promise<void> {
     this.#closed = true;
     try {
       await this.flush();
@@ -331,7 +405,7 @@ export class JsonLinesSink implements AuditSink {
       await this.#writing;
       const file = this.#file;
       this.#file = undefined;
-      if (file) await (await file).close();
+      if (file) await file.close();
     }
   }
 }

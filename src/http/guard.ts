@@ -167,6 +167,16 @@ function decodeForAudit(text: string): string {
   return out;
 }
 
+const NOT_PRINTABLE_ASCII = /[^\x21-\x7e]/gu;
+/** One character percent-encoded as UTF-8 (a lone surrogate as U+FFFD). */
+function encodeForAudit(c: string): string {
+  try {
+    return encodeURIComponent(c);
+  } catch {
+    return '%EF%BF%BD';
+  }
+}
+
 /** A verify result that accepted the token. */
 type VerifiedToken = Extract<VerifyResult, { ok: true }>;
 
@@ -288,7 +298,9 @@ export function tokenGuard(options: TokenGuardOptions): TokenGuard {
     if (text.includes('%')) {
       // Decoded, `tf%6B_…` or `tfk_%41…` is a token too: such a text is written decoded, the token replaced.
       const decoded = decodeForAudit(text);
-      if (decoded !== text && prefixAnyCase.test(decoded)) return decoded.replace(tokenText, redacted);
+      // Decoded, the text could hold anything (line separators, bidirectional controls): everything but
+      // printable ASCII is percent-encoded again.
+      if (decoded !== text && prefixAnyCase.test(decoded)) return decoded.replace(tokenText, redacted).replace(NOT_PRINTABLE_ASCII, encodeForAudit);
     }
     // Every prefix ends with `_`: a text without one (most paths and agents) holds no token as sent.
     return text.includes('_') && prefixAnyCase.test(text) ? text.replace(tokenText, redacted) : text;

@@ -1,6 +1,7 @@
 // What the guard reads off an Express request: the target as received, the router's matching settings,
 // every method the request could run as, and the client details for audit events.
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
+import { isIP } from 'node:net';
 
 /** The parts of an Express request the guard uses (Express 4 and 5 alike). */
 export interface GuardRequest extends IncomingMessage {
@@ -158,11 +159,17 @@ export function requestIdOf(headers: IncomingHttpHeaders): string | undefined {
   return typeof value === 'string' && REQUEST_ID.test(value) ? value : undefined;
 }
 
-/** The client address: Express's `req.ip` (which honours `trust proxy`), else the socket's. */
+/**
+ * The client address: Express's `req.ip` (which honours `trust proxy`), else the socket's. Under `trust
+ * proxy`, `req.ip` is whatever `X-Forwarded-For` says; text there that is not an IP address (a token, a
+ * password) is not an address, and the socket's is used.
+ */
 export function clientIp(req: GuardRequest, settings: AppSettings | undefined): string | null {
+  const socketAddress = (): string | null => requestProperty(req, 'socket')?.remoteAddress ?? null;
   // Without `trust proxy` (Express's default) req.ip is the socket's address; proxy-addr need not run.
-  if (settings?.['trust proxy'] === false) return requestProperty(req, 'socket')?.remoteAddress ?? null;
-  return requestProperty(req, 'ip') ?? requestProperty(req, 'socket')?.remoteAddress ?? null;
+  if (settings?.['trust proxy'] === false) return socketAddress();
+  const ip = requestProperty(req, 'ip');
+  return typeof ip === 'string' && isIP(ip) !== 0 ? ip : socketAddress();
 }
 
 /** The User-Agent for audit events, cut to 256 characters. */

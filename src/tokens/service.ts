@@ -231,7 +231,9 @@ export function createTokenService(options: TokenServiceOptions): TokenService {
     if (!audit) return;
     try {
       // Frozen, with a Date of its own (a clock may hand out one shared Date): no hook or sink can change an event once emitted.
-      const result = audit(Object.freeze({ outcome: 'success', at: new Date(clock().getTime()), ...event }));
+      // An actor that is not a string (a caller's mistake) is recorded as no user rather than breaking a sink.
+      const user = typeof event.user === 'string' ? event.user : null;
+      const result = audit(Object.freeze({ outcome: 'success', at: new Date(clock().getTime()), ...event, user }));
       if (result instanceof Promise) result.catch((err) => onError(err, 'audit hook failed'));
     } catch (err) {
       onError(err, 'audit hook failed');

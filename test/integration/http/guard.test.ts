@@ -223,6 +223,10 @@ describe.each(EXPRESS_FLAVOURS)('tokenGuard on $name', (flavour: ExpressFlavour)
     const text = JSON.stringify(events);
     expect(text).not.toContain(secretPart.slice(12, 36));
     expect(text).not.toContain(encodeAll(secretPart.slice(12, 36)));
+    // Decoded for redaction, a path stays printable ASCII: a line separator or a bidirectional control is encoded again.
+    events.length = 0;
+    await send(port, { path: `/rest/api/2/issue/%E2%80%A8%E2%80%AE${encodeAll(alice)}`, headers: [bearer(alice)] });
+    expect(events[0]!.path).toBe('/rest/api/2/issue/%E2%80%A8%E2%80%AEtfk_[redacted]');
   });
 
   it('admits HEAD through a GET rule', async () => {

@@ -1,5 +1,6 @@
 // Unit tests of the audit sinks (SPEC §6): text lines, records, the fan-out log, callback, pino and JSON-lines sinks.
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, existsSync } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
@@ -261,6 +262,14 @@ describe('pinoSink with a real pino logger', () => {
     const logger = pino({ level: 'info' }, stream);
     return { logger, records: () => lines.join('').split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as Record<string, unknown>) };
   }
+
+  test('invisible and bidirectional characters become visible \\uXXXX text, so one name cannot pass for another', () => {
+    const { logger, records } = capture();
+    pinoSink(logger).write(event({ user: 'ad\u200bmin', path: '/a\u2028b\u202e' }));
+    const [record] = records();
+    expect(record!.msg).toBe('ad\\u200bmin has been authenticated via API Token (AbCdEf123456)');
+    expect(record!.audit).toMatchObject({ user: 'ad\\u200bmin', path: '/a\\u2028b\\u202e' });
+  });
 
   test('a success is logged at info with the event under audit and the text line as msg', () => {
     const { logger, records } = capture();
@@ -582,6 +591,102 @@ describe('JsonLinesSink', () => {
     await sink.close();
     const ids = readFileSync(file, 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as { requestId: string }).requestId);
     expect(ids).toEqual(['one', 'two']);
+  });
+
+  test('a second close() waits for the first: nothing is lost when two shutdown hooks close the log', async () => {
+    const file = join(dir, 'audit.jsonl');
+    const log = createAuditLog([new JsonLinesSink(file, { flushMs: 60_000 })]);
+    for (let i = 0; i < 500; i++) log(event({ requestId: `r${i}` }));
+    void log.close();
+    await log.close();
+    expect(linesOf(file)).toHaveLength(500);
+  });
+
+  test('a write that fails part-way goes on from where it stopped: no line lost, cut or repeated', async () => {
+    const file = join(dir, 'audit.jsonl');
+    const sink = new JsonLinesSink(file, { flushMs: 60_000 });
+    const probe = await open(join(dir, 'probe'), 'w');
+    const FileHandle = Object.getPrototypeOf(probe) as { write: (...args: unknown[]) => Promise<{ bytesWritten: number }> };
+    await probe.close();
+    const realWrite = FileHandle.write;
+    const spy = jest
+      .spyOn(FileHandle, 'write')
+      // The disk fills half-way through the first batch …
+      .mockImplementationOnce(function (this: unknown, buffer: unknown, offset: unknown, length: unknown) {
+        return realWrite.call(this, buffer, offset, Math.floor((length as number) / 2));
+      })
+      .mockImplementationOnce(() => Promise.reject(Object.assign(new Error('ENOSPC: no space left on device'), { code: 'ENOSPC' })));
+    try {
+      for (let i = 0; i < 3; i++) sink.write(event({ requestId: `a${i}` }));
+      await expect(sink.flush()).rejects.toMatchObject({ code: 'ENOSPC' });
+      // … and has room again for the next flush.
+      for (let i = 0; i < 2; i++) sink.write(event({ requestId: `b${i}` }));
+      await sink.close();
+    } finally {
+      spy.mockRestore();
+    }
+    const ids = linesOf(file).map((l) => (JSON.parse(l) as { requestId: string }).requestId);
+    expect(ids).toEqual(['a0', 'a1', 'a2', 'b0', 'b1']);
+  });
+
+  test('lines of several failed opens keep their order', async () => {
+    const folder = join(dir, 'later');
+    const file = join(folder, 'audit.jsonl');
+    const sink = new JsonLinesSink(file, { flushMs: 60_000 });
+    // Three flushes in a row, all waiting on the same failed open.
+    const flushes: Promise<void>[] = [];
+    for (let batch = 0; batch < 3; batch++) {
+      sink.write(event({ requestId: `r${2 * batch + 1}` }));
+      sink.write(event({ requestId: `r${2 * batch + 2}` }));
+      flushes.push(sink.flush());
+    }
+    for (const f of flushes) await expect(f).rejects.toMatchObject({ code: 'ENOENT' });
+    mkdirSync(folder);
+    await sink.close();
+    expect(linesOf(file).map((l) => (JSON.parse(l) as { requestId: string }).requestId)).toEqual(['r1', 'r2', 'r3', 'r4', 'r5', 'r6']);
+  });
+
+  test('while the file cannot be written, at most maxPendingBytes wait; later batches are dropped and reported', async () => {
+    const folder = join(dir, 'later');
+    const file = join(folder, 'audit.jsonl');
+    const reported: string[] = [];
+    const sink = new JsonLinesSink(file, { flushMs: 60_000, maxPendingBytes: 600, onError: (error) => reported.push((error as Error).message) });
+    sink.write(event({ requestId: 'kept' }));
+    await expect(sink.flush()).rejects.toMatchObject({ code: 'ENOENT' });
+    for (let i = 0; i < 5; i++) sink.write(event({ requestId: `dropped${i}` }));
+    await expect(sink.flush()).rejects.toMatchObject({ code: 'ENOENT' });
+    expect(reported).toEqual([expect.stringMatching(/5 events dropped: \d+ bytes are still waiting to be written \(maxPendingBytes 600\)/)]);
+    mkdirSync(folder);
+    await sink.close();
+    expect(linesOf(file).map((l) => (JSON.parse(l) as { requestId: string }).requestId)).toEqual(['kept']);
+  });
+
+  test('an event whose user cannot even be turned into text still gives a line, and the timed flush does not throw', async () => {
+    const file = join(dir, 'audit.jsonl');
+    const sink = new JsonLinesSink(file, { flushMs: 1 });
+    sink.write(event({ user: Object.create(null) as unknown as string }));
+    sink.write(event({ requestId: 'after' }));
+    await sink.close();
+    const lines = linesOf(file).map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(lines).toHaveLength(2);
+    expect(lines[0]).toMatchObject({ type: 'token.used' });
+    expect(lines[1]).toMatchObject({ requestId: 'after' });
+  });
+
+  test('reopen() after log rotation: new lines go to a new file at the path', async () => {
+    const file = join(dir, 'audit.jsonl');
+    const sink = new JsonLinesSink(file, { flushMs: 60_000 });
+    sink.write(event({ requestId: 'before' }));
+    await sink.flush();
+    renameSync(file, `${file}.1`);
+    sink.write(event({ requestId: 'during' }));
+    await sink.reopen();
+    sink.write(event({ requestId: 'after' }));
+    await sink.close();
+    const idsOf = (f: string) => linesOf(f).map((l) => (JSON.parse(l) as { requestId: string }).requestId);
+    // A line written before reopen() still went to the moved file (the one open then).
+    expect(idsOf(`${file}.1`)).toEqual(['before', 'during']);
+    expect(idsOf(file)).toEqual(['after']);
   });
 
   test('rejects a missing path and bad options', () => {
