@@ -128,9 +128,11 @@ function jsonValue(value: unknown): string | undefined {
  * in a fixed order: this runs for every token call, and `JSON.stringify` leaves its fast path for any
  * object holding a Date.
  */
-export function auditLine(event: AuditEvent): string {
-  // type, at and user are always written (null when missing), the other fields only when set.
-  let out = `{"type":${jsonValue(event.type) ?? 'null'},"at":${jsonValue(event.at) ?? 'null'}`;
+export function auditLine(event: AuditEvent, atMs?: number): string {
+  // type, at and user are always written (null when missing), the other fields only when set. `atMs` is
+  // the event's time as read when a deferred writer received it (a Date can be changed in place).
+  const at = atMs === undefined ? jsonValue(event.at) : Number.isNaN(atMs) ? 'null' : jsonValue(new Date(atMs));
+  let out = `{"type":${jsonValue(event.type) ?? 'null'},"at":${at ?? 'null'}`;
   const user = event.user;
   const userText = typeof user === 'string' ? jsonInner(user) : undefined;
   out += userText === undefined ? `,"user":${jsonValue(user) ?? 'null'}` : `,"user":"${userText}"`;
@@ -289,8 +291,9 @@ export class JsonLinesSink implements AuditSink {
   readonly #mode: number;
   readonly #maxPendingBytes: number;
   readonly #onError: (error: unknown, context: string) => void;
-  /** Events not yet serialised. */
+  /** Events not yet serialised, and their times as read on arrival (`at` is a Date, which freezing does not fix). */
   #events: AuditEvent[] = [];
+  #times: number[] = [];
   /** Serialised lines not yet in the file, in order; the first may be partly written already. */
   #pending: Buffer[] = [];
   #pendingBytes = 0;
@@ -317,6 +320,8 @@ export class JsonLinesSink implements AuditSink {
 
   write(event: AuditEvent): void {
     if (this.#closed) throw new Error(`JsonLinesSink(${this.path}) is closed`);
+    const at = (event as { at?: unknown } | null)?.at;
+    this.#times.push(at instanceof Date ? at.getTime() : Number.NaN);
     if (this.#events.push(event) >= this.#maxBatch) this.#flushInBackground();
     else if (this.#timer === undefined) {
       this.#timer = setTimeout(() => this.#flushInBackground(), this.#flushMs);
@@ -332,13 +337,15 @@ export class JsonLinesSink implements AuditSink {
   #serialise(): void {
     if (this.#events.length === 0) return;
     const events = this.#events;
+    const times = this.#times;
     this.#events = [];
+    this.#times = [];
     let text = '';
-    for (const event of events) {
+    for (let i = 0; i < events.length; i++) {
       try {
-        text += auditLine(event);
+        text += auditLine(events[i]!, times[i]);
       } catch {
-        text += fallbackLine(event);
+        text += fallbackLine(events[i]!);
       }
     }
     const bytes = Buffer.from(text, 'utf8');
@@ -391,9 +398,12 @@ export class JsonLinesSink implements AuditSink {
     return done;
   }
 
-  /** Writes everything buffered and closes the file. A second call waits for the first. */
+  /** Writes everything buffered and closes the file. A second call waits for the first; after a failed close, a later call tries again. */
   close(): Promise<void> {
-    this.#closing ??= this.#close();
+    this.#closing ??= this.#close().catch((err: unknown) => {
+      this.#closing = undefined;
+      throw err;
+    });
     return this.#closing;
   }
 

@@ -154,12 +154,12 @@ function describeError(error: unknown): { name?: string; code?: unknown; message
 
 const ESCAPES = /(?:%[0-9A-Fa-f]{2})+/g;
 /**
- * `text` percent-decoded for redaction: up to three rounds (a double-encoded token is still one), each run
+ * `text` percent-decoded for redaction: up to eight rounds (a double-encoded token is still one), each run
  * of escapes read as UTF-8, an invalid sequence as U+FFFD, so it never throws.
  */
 function decodeForAudit(text: string): string {
   let out = text;
-  for (let round = 0; round < 3 && out.includes('%'); round++) {
+  for (let round = 0; round < 8 && out.includes('%'); round++) {
     const next = out.replace(ESCAPES, (run) => Buffer.from(run.replace(/%/g, ''), 'hex').toString('utf8'));
     if (next === out) break;
     out = next;
@@ -360,7 +360,7 @@ export function tokenGuard(options: TokenGuardOptions): TokenGuard {
       userAgent: userAgent === undefined ? undefined : redact(userAgent),
       outcome: refusal === undefined ? 'success' : 'failure',
       reason: refusal?.code,
-      requestId: id === undefined || prefixAnyCase.test(id) ? undefined : id,
+      requestId: id === undefined || prefixAnyCase.test(id) || (id.includes('%') && prefixAnyCase.test(decodeForAudit(id))) ? undefined : id,
       line,
       status: refusal?.status,
     });

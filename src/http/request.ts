@@ -169,7 +169,16 @@ export function clientIp(req: GuardRequest, settings: AppSettings | undefined): 
   // Without `trust proxy` (Express's default) req.ip is the socket's address; proxy-addr need not run.
   if (settings?.['trust proxy'] === false) return socketAddress();
   const ip = requestProperty(req, 'ip');
-  return typeof ip === 'string' && isIP(ip) !== 0 ? ip : socketAddress();
+  return (typeof ip === 'string' && addressOf(ip)) || socketAddress();
+}
+
+const WITH_PORT = /^(?:\[([^\]]+)\]|(\d{1,3}(?:\.\d{1,3}){3})):\d{1,5}$/;
+/** `text` as an IP address, without a port some proxies add (`203.0.113.7:51234`, `[2001:db8::1]:443`); undefined when it is none. */
+function addressOf(text: string): string | undefined {
+  if (isIP(text) !== 0) return text;
+  const m = WITH_PORT.exec(text);
+  const host = m?.[1] ?? m?.[2];
+  return host !== undefined && isIP(host) !== 0 ? host : undefined;
 }
 
 /** The User-Agent for audit events, cut to 256 characters. */

@@ -177,11 +177,12 @@ class Query implements ParsedQuery {
   /** Marks the names a query parser may fold `name` into. */
   private fold(name: string): void {
     let key = name;
-    // qs reads a leading bracket group as the name: `[a]` is `a`, `[a][b]` is `a[b]`.
+    // qs reads a leading bracket group as the name: `[a]` is `a`, `[a][b]` is `a[b]`, and text after the
+    // group that is not a bracket group is dropped (`[a]x` and `[a]]` are `a` too).
     const leading = /^\[([^[\]]+)\]/.exec(name);
     if (leading !== null) {
       key = leading[1]! + name.slice(leading[0].length);
-      (this.folded ??= new Set()).add(key);
+      (this.folded ??= new Set()).add(leading[1]!).add(key);
     }
     // Every prefix that ends before a `[` or a `.`: `a.b[c]` folds into `a` and `a.b`.
     for (let i = 0; i < key.length; i++) {

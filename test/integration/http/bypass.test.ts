@@ -334,6 +334,8 @@ const QUERY_TRICKS: Case[] = [
   // qs reads a leading bracket group as the name ([jql] is jql), and qs and querystring read only the first 1,000 parts.
   { name: 'jql plus %5Bjql%5D (qs reads [jql] as jql)', path: `${SEARCH}?${JQL}&%5Bjql%5D=project%20%3D%20ADMIN`, auth: R, ...RESTRICTED },
   { name: 'jql plus raw [jql]', path: `${SEARCH}?${JQL}&[jql]=project%20%3D%20ADMIN`, auth: R, ...RESTRICTED },
+  { name: 'jql plus [jql]x (qs drops the x)', path: `${SEARCH}?${JQL}&[jql]x=project%20%3D%20ADMIN`, auth: R, ...RESTRICTED },
+  { name: 'jql plus %5Bjql%5D%5D (qs drops the second bracket)', path: `${SEARCH}?${JQL}&%5Bjql%5D%5D=project%20%3D%20ADMIN`, auth: R, ...RESTRICTED },
   { name: 'good jql after 1,000 empty parts (the host never reads it)', path: `${SEARCH}?${'&'.repeat(1000)}${JQL}`, auth: R, ...AMBIGUOUS },
   { name: 'bad [jql], 1,000 empty parts, then a good jql', path: `${SEARCH}?%5Bjql%5D=project%20%3D%20ADMIN${'&'.repeat(1000)}${JQL}`, auth: R, ...AMBIGUOUS },
   { name: 'control: good jql after 998 empty parts', path: `${SEARCH}?${'&'.repeat(998)}${JQL}`, auth: R, ...REACHED },

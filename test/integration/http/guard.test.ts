@@ -223,6 +223,12 @@ describe.each(EXPRESS_FLAVOURS)('tokenGuard on $name', (flavour: ExpressFlavour)
     const text = JSON.stringify(events);
     expect(text).not.toContain(secretPart.slice(12, 36));
     expect(text).not.toContain(encodeAll(secretPart.slice(12, 36)));
+    // A custom requestId that returns a header as it came is checked decoded too.
+    const custom: Record<string, unknown>[] = [];
+    const withId = await start({ audit: (e) => void custom.push({ ...e }), requestId: (req) => req.headers['x-correlation-id'] as string | undefined });
+    await send(withId.port, { path: '/rest/api/2/issue/KAN-1', headers: [bearer(alice), ['X-Correlation-Id', `tf%6B_${secretPart}`]] });
+    await send(withId.port, { path: '/rest/api/2/issue/KAN-1', headers: [bearer(alice), ['X-Correlation-Id', 'corr-7']] });
+    expect(custom.map((e) => e.requestId)).toEqual([undefined, 'corr-7']);
     // Decoded for redaction, a path stays printable ASCII: a line separator or a bidirectional control is encoded again.
     events.length = 0;
     await send(port, { path: `/rest/api/2/issue/%E2%80%A8%E2%80%AE${encodeAll(alice)}`, headers: [bearer(alice)] });

@@ -593,6 +593,30 @@ describe('JsonLinesSink', () => {
     expect(ids).toEqual(['one', 'two']);
   });
 
+  test('the time written is the time when the event arrived: a sink that changes the Date in place (setTime) changes nothing', async () => {
+    const file = join(dir, 'audit.jsonl');
+    const log = createAuditLog([(e) => void e.at.setTime(0), new JsonLinesSink(file, { flushMs: 60_000 })]);
+    // The JSON-lines sink comes second, so it reads the time after the first sink changed it: order it first.
+    const first = createAuditLog([new JsonLinesSink(join(dir, 'first.jsonl'), { flushMs: 60_000 }), (e) => void e.at.setTime(0)]);
+    first(event({ at: new Date(AT) }));
+    log(event({ at: new Date(AT) }));
+    await first.close();
+    await log.close();
+    expect((JSON.parse(linesOf(join(dir, 'first.jsonl'))[0]!) as { at: string }).at).toBe(AT.toISOString());
+    // A sink before it can still change the Date it is handed; that is the sinks' order, written down here.
+    expect((JSON.parse(linesOf(file)[0]!) as { at: string }).at).toBe('1970-01-01T00:00:00.000Z');
+  });
+
+  test('a close() that failed can be tried again, and then closes the file', async () => {
+    const folder = join(dir, 'later');
+    const sink = new JsonLinesSink(join(folder, 'audit.jsonl'), { flushMs: 60_000 });
+    sink.write(event({ requestId: 'kept' }));
+    await expect(sink.close()).rejects.toMatchObject({ code: 'ENOENT' });
+    mkdirSync(folder);
+    await expect(sink.close()).resolves.toBeUndefined();
+    expect(linesOf(join(folder, 'audit.jsonl'))).toHaveLength(1);
+  });
+
   test('a second close() waits for the first: nothing is lost when two shutdown hooks close the log', async () => {
     const file = join(dir, 'audit.jsonl');
     const log = createAuditLog([new JsonLinesSink(file, { flushMs: 60_000 })]);

@@ -39,8 +39,8 @@ describe('parseQuery', () => {
 
   test('a leading bracket group folds into its content, as qs reads it: [a] is a, [a][b] is a[b], [a.b] is a.b', () => {
     // (A constraint's NAME never holds a bracket, so only bracket-free names matter.)
-    const q = parseQuery('[a]=1&%5Bb%5D%5Bc%5D=2&[d.e]=3&[]=4&[[f]]=5&g=6');
-    expect(['a', 'b', 'c', 'd', 'd.e', 'e', 'f', 'g'].filter((n) => q.isFolded(n))).toEqual(['a', 'b', 'd', 'd.e']);
+    const q = parseQuery('[a]=1&%5Bb%5D%5Bc%5D=2&[d.e]=3&[]=4&[[f]]=5&g=6&[h]x=7&%5Bi%5D%5D=8');
+    expect(['a', 'b', 'c', 'd', 'd.e', 'e', 'f', 'g', 'h', 'hx', 'i'].filter((n) => q.isFolded(n))).toEqual(['a', 'b', 'd', 'd.e', 'h', 'hx', 'i']);
     expect(q.values('[a]')).toEqual(['1']);
   });
 
