@@ -368,6 +368,8 @@ export class JsonLinesSink implements AuditSink {
     while (this.#pending.length > 0) {
       const chunk = this.#pending[0]!;
       const { bytesWritten } = await file.write(chunk, 0, chunk.length);
+      // A write that takes nothing and reports no error would loop for ever: treat it as a failure.
+      if (bytesWritten === 0) throw new Error(`audit file ${this.path}: a write made no progress`);
       this.#pendingBytes -= bytesWritten;
       if (bytesWritten === chunk.length) this.#pending.shift();
       else this.#pending[0] = chunk.subarray(bytesWritten);
