@@ -82,20 +82,15 @@ const FIELDS = ['type', 'at', 'user', 'tokenId', 'via', 'method', 'path', 'ip', 
 const INVISIBLE = /[\x7f-\x9f\xad\u061c\u180e\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff\ufff9-\ufffb]/g;
 const INVISIBLE_TEST = new RegExp(INVISIBLE.source);
 const escapeInvisible = (c: string): string => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`;
-/** Whether a UTF-16 unit at or above 0x7f needs an escape: INVISIBLE, or a surrogate (a lone one must be escaped). */
-const needsEscapeAbove7e = (c: number): boolean =>
-  c <= 0x9f || c === 0xad || c === 0x61c || c === 0x180e || (c >= 0x200b && c <= 0x200f) || (c >= 0x2028 && c <= 0x202e) || (c >= 0x2060 && c <= 0x206f) || (c >= 0xd800 && c <= 0xdfff) || c === 0xfeff || (c >= 0xfff9 && c <= 0xfffb);
-
 /**
- * The inside of a JSON string literal for `s` (without the quotes). Text without `"`, `\`, control
- * characters, surrogates or INVISIBLE characters, which is nearly every value, is its own escape; the rest
- * goes to `JSON.stringify` (so lone surrogates come out as `\uXXXX` just as there), then INVISIBLE ones
- * are escaped too.
+ * The inside of a JSON string literal for `s` (without the quotes). Printable ASCII without `"` or `\`,
+ * which is nearly every value, is its own escape; anything else goes to `JSON.stringify` (so lone
+ * surrogates come out as `\uXXXX` just as there), then INVISIBLE characters are escaped too.
  */
 function jsonInner(s: string): string {
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i);
-    if (c < 0x20 || c === 0x22 || c === 0x5c || (c >= 0x7f && needsEscapeAbove7e(c))) return JSON.stringify(s).slice(1, -1).replace(INVISIBLE, escapeInvisible);
+    if (c < 0x20 || c === 0x22 || c === 0x5c || c >= 0x7f) return JSON.stringify(s).slice(1, -1).replace(INVISIBLE, escapeInvisible);
   }
   return s;
 }
