@@ -50,6 +50,43 @@ describe('readCredential', () => {
     expect(JSON.stringify(found)).not.toContain(TOKEN);
   });
 
+  describe('a Basic user name that holds the prefix', () => {
+    // The decoded value mentions the prefix, so it is tokenfence's business (never passed on as someone
+    // else's credential); a user name may not hold the prefix, so it is malformed whatever the password is.
+    it.each([
+      ['a prefixed user name and a non-token password', 'tfk_bot:hunter2'],
+      ['a prefixed user name and a token password', `tfk_bot:${TOKEN}`],
+      ['the prefix inside the user name and a token password', `ci.tfk_:${TOKEN}`],
+      ['a whole token as user name and a token password', `${TOKEN}:${TOKEN}`],
+      ['the prefix as the whole user name and an empty password', 'tfk_:'],
+    ])('%s is malformed', (_name, userPass) => {
+      const found = readCredential(req(`Basic ${b64(userPass)}`), 'tfk_');
+      expect(found).toEqual({ kind: 'malformed', detail: expect.any(String) });
+      expect(JSON.stringify(found)).not.toContain(TOKEN);
+      expect(JSON.stringify(found)).not.toContain('hunter2');
+    });
+
+    it('the prefix is found after decoding: the base64 text itself does not hold it', () => {
+      const value = `Basic ${b64('tfk_bot:hunter2')}`;
+      expect(value).not.toContain('tfk_');
+      expect(readCredential(req(value), 'tfk_').kind).toBe('malformed');
+    });
+
+    it('only the user name differs: a plain user name with the same token password is a token', () => {
+      expect(readCredential(req(`Basic ${b64(`bot:${TOKEN}`)}`), 'tfk_')).toEqual({ kind: 'token', via: 'basic', token: TOKEN, username: 'bot' });
+      // A user name that only resembles the prefix is a user name.
+      expect(readCredential(req(`Basic ${b64(`tfk-bot:${TOKEN}`)}`), 'tfk_')).toEqual({ kind: 'token', via: 'basic', token: TOKEN, username: 'tfk-bot' });
+      expect(readCredential(req(`Basic ${b64('tfk-bot:hunter2')}`), 'tfk_')).toEqual({ kind: 'none' });
+    });
+
+    it('a garbled Basic value that hides a prefixed user name is still ours (malformed), at any base64 alignment', () => {
+      const encoded = b64('tfk_bot:hunter2');
+      for (const garbled of [`Basic x${encoded}`, `Basic xy${encoded}`, `Basic xyz${encoded}`, `Basic  ${encoded}`]) {
+        expect(readCredential(req(garbled), 'tfk_').kind).toBe('malformed');
+      }
+    });
+  });
+
   it('uses the configured prefix', () => {
     const other = `acme_${TOKEN.slice(4)}`;
     expect(readCredential(req(`Bearer ${other}`), 'tfk_')).toEqual({ kind: 'none' });

@@ -51,3 +51,47 @@ describe('token format', () => {
     expect(parseToken(token, 'tfk_')).toEqual({ ok: false, reason: 'malformed' });
   });
 });
+
+describe('secret uniformity', () => {
+  const BASE62 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
+
+  /** Pearson's chi-square statistic of `text`'s character counts against a uniform base62 distribution. */
+  function chiSquare(text: string): number {
+    const counts = new Map<string, number>([...BASE62].map((c) => [c, 0]));
+    for (const c of text) {
+      const n = counts.get(c);
+      if (n === undefined) throw new Error(`not a base62 character: ${JSON.stringify(c)}`);
+      counts.set(c, n + 1);
+    }
+    const expected = text.length / BASE62.length;
+    let chi = 0;
+    for (const n of counts.values()) chi += (n - expected) ** 2 / expected;
+    return chi;
+  }
+
+  test('the secret part of generated tokens is uniform over all 62 characters (chi-square)', () => {
+    // 5,000 secrets × 24 characters = 120,000 characters, about 1,935 expected per character; 61 degrees
+    // of freedom. The 1e-6 upper quantile of chi-square(61) is 128.5 (scipy.stats.chi2.isf(1e-6, 61)),
+    // so a uniform generator fails this test with probability below 1e-6 at the threshold 130.
+    // A biased generator lands far above it: `byte % 62` over all 256 byte values (no rejection) gives an
+    // expected statistic near 61 + 791; rejecting only bytes ≥ 250 near 61 + 230; a 61-character alphabet
+    // near 61 + 1,967 (and fails the "every character occurs" check).
+    const secrets: string[] = [];
+    for (let i = 0; i < 5000; i++) {
+      const { token, secret } = generateToken(DEFAULT_PREFIX);
+      expect(token.slice(16, 40)).toBe(secret);
+      secrets.push(secret);
+    }
+    const text = secrets.join('');
+    expect(text).toHaveLength(120_000);
+    expect(new Set(text).size).toBe(62);
+    expect(chiSquare(text)).toBeLessThan(130);
+  });
+
+  test('randomBase62 alone is uniform too, at a longer length', () => {
+    // 240 × 500 = 120,000 characters; same statistic and threshold (false failure below 1e-6).
+    const text = Array.from({ length: 500 }, () => randomBase62(240)).join('');
+    expect(text).toHaveLength(120_000);
+    expect(chiSquare(text)).toBeLessThan(130);
+  });
+});

@@ -1,5 +1,10 @@
 import { SecretHasher } from '../../../src/tokens/hash.js';
 
+jest.mock('node:crypto', () => {
+  const actual = jest.requireActual<typeof import('node:crypto')>('node:crypto');
+  return { ...actual, timingSafeEqual: jest.fn(actual.timingSafeEqual) };
+});
+
 describe('SecretHasher', () => {
   test('salted: the same secret hashes differently each time, and matches both', () => {
     const hasher = new SecretHasher();
@@ -34,5 +39,41 @@ describe('SecretHasher', () => {
     const hasher = new SecretHasher();
     const stored = hasher.hash('s3cret');
     expect(hasher.matches('s3cret', { ...stored, hash: stored.hash.slice(0, 10) })).toBe(false);
+  });
+});
+
+describe('SecretHasher compares in constant time', () => {
+  // jest.mock (hoisted above the imports) wraps the real node:crypto, so the spy intercepts
+  // timingSafeEqual however hash.ts binds it (a named import, a namespace, a destructured require).
+  const crypto = jest.requireMock<{ timingSafeEqual: jest.Mock }>('node:crypto');
+  beforeEach(() => crypto.timingSafeEqual.mockClear());
+
+  test('the hash comparison is crypto.timingSafeEqual on the two 32-byte digests, and its answer decides', () => {
+    const hasher = new SecretHasher();
+    const secret = 'A'.repeat(23) + 'b';
+    const stored = hasher.hash(secret);
+    expect(hasher.matches(secret, stored)).toBe(true);
+    expect(crypto.timingSafeEqual).toHaveBeenCalledTimes(1);
+    const [expected, actual] = crypto.timingSafeEqual.mock.calls[0] as [Buffer, Buffer];
+    expect(expected).toHaveLength(32);
+    expect(actual).toHaveLength(32);
+    expect(Buffer.from(expected).toString('base64url')).toBe(stored.hash);
+    // Its answer is the answer: no other comparison decides on the side.
+    crypto.timingSafeEqual.mockReturnValueOnce(false);
+    expect(hasher.matches(secret, stored)).toBe(false);
+  });
+
+  test('a wrong secret of the same length is compared the same way and rejected, with and without a pepper', () => {
+    for (const hasher of [new SecretHasher(), new SecretHasher('a-server-side-pepper-of-32-bytes!')]) {
+      crypto.timingSafeEqual.mockClear();
+      const secret = 'Qx7'.repeat(8);
+      const stored = hasher.hash(secret);
+      for (const wrong of ['Qx7'.repeat(7) + 'Qx8', 'qx7' + 'Qx7'.repeat(7), 'Z'.repeat(24)]) {
+        expect(wrong).toHaveLength(secret.length);
+        expect(hasher.matches(wrong, stored)).toBe(false);
+      }
+      expect(crypto.timingSafeEqual).toHaveBeenCalledTimes(3);
+      expect(crypto.timingSafeEqual.mock.results.map((r) => r.value)).toEqual([false, false, false]);
+    }
   });
 });

@@ -7,7 +7,8 @@ import {
   type AuditEvent,
   type TokenServiceOptions,
 } from '../../../src/index.js';
-import { checksum } from '../../../src/tokens/format.js';
+import { checksum, DEFAULT_PREFIX, generateToken } from '../../../src/tokens/format.js';
+import { SecretHasher } from '../../../src/tokens/hash.js';
 
 const DAY = 86_400_000;
 
@@ -559,5 +560,154 @@ describe('audit', () => {
   test('TokenError carries code, status and a message naming the rule', () => {
     const err = new TokenError('quota_exceeded', 'x');
     expect(err).toMatchObject({ name: 'TokenError', code: 'quota_exceeded', status: 409 });
+  });
+});
+
+describe('revocation during a rotation grace period', () => {
+  test('revoking the old token while its grace period runs stops it at once; its replacement stays valid', async () => {
+    const { tokens, events, now } = setup({ recordCacheMs: 1000 });
+    const old = await tokens.issue({ owner: 'alice', label: 'CI' });
+    expect((await tokens.verify(old.token)).ok).toBe(true);
+    const replacement = await tokens.rotate(old.record.id, { graceSeconds: 3600 });
+    // In the grace period both work.
+    expect((await tokens.verify(old.token)).ok).toBe(true);
+    expect((await tokens.verify(replacement.token)).ok).toBe(true);
+    const revoked = await tokens.revoke(old.record.id, { actor: 'admin' });
+    // Brought forward to now, not left at the end of the grace period.
+    expect(revoked.revokedAt).toEqual(now());
+    expect((await tokens.get(old.record.id))!.revokedAt).toEqual(now());
+    expect(await tokens.verify(old.token)).toEqual({ ok: false, reason: 'revoked' });
+    expect(tokens.verifySync(old.token) ?? (await tokens.verify(old.token))).toEqual({ ok: false, reason: 'revoked' });
+    expect(await tokens.verify(replacement.token)).toMatchObject({ ok: true, user: 'alice' });
+    expect(events.filter((e) => e.type === 'token.revoked')).toEqual([expect.objectContaining({ user: 'admin', tokenId: old.record.id })]);
+  });
+
+  test('revoking the replacement during the grace period stops the replacement at once', async () => {
+    const { tokens } = setup({ recordCacheMs: 1000 });
+    const old = await tokens.issue({ owner: 'alice', label: 'CI' });
+    const replacement = await tokens.rotate(old.record.id, { graceSeconds: 3600 });
+    expect((await tokens.verify(replacement.token)).ok).toBe(true);
+    await tokens.revoke(replacement.record.id);
+    expect(await tokens.verify(replacement.token)).toEqual({ ok: false, reason: 'revoked' });
+  });
+
+  test('revokeAll during a grace period stops the old token and its replacement at once', async () => {
+    const { tokens } = setup({ recordCacheMs: 1000 });
+    const old = await tokens.issue({ owner: 'alice', label: 'CI' });
+    const replacement = await tokens.rotate(old.record.id, { graceSeconds: 3600 });
+    expect((await tokens.verify(old.token)).ok).toBe(true);
+    expect((await tokens.verify(replacement.token)).ok).toBe(true);
+    expect(await tokens.revokeAll('alice')).toBe(2);
+    expect(await tokens.verify(old.token)).toEqual({ ok: false, reason: 'revoked' });
+    expect(await tokens.verify(replacement.token)).toEqual({ ok: false, reason: 'revoked' });
+  });
+});
+
+describe('every mutator drops the cached row at once (within recordCacheMs)', () => {
+  // recordCacheMs is at its maximum, so a row not dropped would still be served by the second verify.
+  const cached = async (options: Partial<TokenServiceOptions> = {}) => {
+    const s = setup({ recordCacheMs: 1000, ...options });
+    const issued = await s.tokens.issue({ owner: 'alice', label: 'CI', expiresAt: new Date('2026-01-05T00:00:00Z') });
+    // Fills the row cache (and the repeat shortcut) for this token.
+    expect((await s.tokens.verify(issued.token)).ok).toBe(true);
+    expect(s.tokens.verifySync(issued.token)).toMatchObject({ ok: true });
+    return { ...s, ...issued };
+  };
+
+  test('update: new restrictions and a new expiry are seen by the next verify', async () => {
+    const { tokens, token, record, advance } = await cached();
+    await tokens.update(record.id, { restrictions: '[GET]/rest/only' });
+    const after = await tokens.verify(token);
+    expect(after).toMatchObject({ ok: true, record: { restrictions: '[GET]/rest/only' } });
+    if (!after.ok) return;
+    expect(evaluateRestrictions(after.restrictions, { method: 'DELETE', url: '/rest/only' }).allowed).toBe(false);
+    await tokens.update(record.id, { expiresAt: new Date('2026-01-01T00:00:01Z') });
+    advance(2000);
+    expect(await tokens.verify(token)).toEqual({ ok: false, reason: 'expired' });
+  });
+
+  test('rotate', async () => {
+    const { tokens, token, record } = await cached();
+    await tokens.rotate(record.id);
+    expect(await tokens.verify(token)).toEqual({ ok: false, reason: 'revoked' });
+  });
+
+  test('revoke', async () => {
+    const { tokens, token, record } = await cached();
+    await tokens.revoke(record.id);
+    expect(await tokens.verify(token)).toEqual({ ok: false, reason: 'revoked' });
+  });
+
+  test('revokeAll', async () => {
+    const { tokens, token } = await cached();
+    expect(await tokens.revokeAll('alice')).toBe(1);
+    expect(await tokens.verify(token)).toEqual({ ok: false, reason: 'revoked' });
+  });
+
+  test('purgeExpired: a purged token is unknown, not answered from its cached row', async () => {
+    const { tokens, token, record, advance } = await cached({ policy: { expiredRetentionDays: 1 } });
+    // The service clock moves on; the cached row is still fresh by the monotonic clock.
+    advance(10 * DAY);
+    expect(await tokens.purgeExpired()).toEqual([record.id]);
+    expect(await tokens.verify(token)).toEqual({ ok: false, reason: 'unknown' });
+    await tokens.close();
+  });
+});
+
+describe('lifetime policy boundaries (maxLifetimeDays: 30)', () => {
+  const HOUR = 3_600_000;
+  const start = new Date('2026-01-01T00:00:00Z').getTime();
+
+  test('at issue: exactly 30 days is accepted; 30 days + 1 h, or + 1 ms, is lifetime_exceeded', async () => {
+    const { tokens } = setup({ policy: { maxLifetimeDays: 30 } });
+    for (const over of [HOUR, 1]) {
+      await expect(tokens.issue({ owner: 'a', label: 'x', expiresAt: new Date(start + 30 * DAY + over) })).rejects.toMatchObject({ code: 'lifetime_exceeded', status: 422 });
+    }
+    const exact = await tokens.issue({ owner: 'a', label: 'x', expiresAt: new Date(start + 30 * DAY) });
+    expect(exact.record.expiresAt).toEqual(new Date(start + 30 * DAY));
+    await expect(tokens.verify(exact.token)).resolves.toMatchObject({ ok: true });
+  });
+
+  test('at use: a stored record whose lifetime is over today\'s limit is refused with policy; exactly the limit verifies', async () => {
+    const store = new MemoryTokenStore();
+    const hasher = new SecretHasher();
+    // Records written to the store directly (issued under a looser policy, or by another tool), created a day ago.
+    const createdAt = new Date(start - DAY);
+    const plant = (expiresAt: Date): string => {
+      const { token, id, secret } = generateToken(DEFAULT_PREFIX);
+      store.insert({ id, owner: 'a', label: 'planted', createdAt, expiresAt, lastAccessed: null, lastAccessedIp: null, usageCount: 0, restrictions: '', revokedAt: null, ...hasher.hash(secret) });
+      return token;
+    };
+    const overByHour = plant(new Date(createdAt.getTime() + 30 * DAY + HOUR));
+    const overByMs = plant(new Date(createdAt.getTime() + 30 * DAY + 1));
+    const exact = plant(new Date(createdAt.getTime() + 30 * DAY));
+    const tokens = createTokenService({ store, clock: () => new Date(start), policy: { maxLifetimeDays: 30 } });
+    // Less than 30 days remain for each: the lifetime counts from createdAt, not from now.
+    await expect(tokens.verify(overByHour)).resolves.toEqual({ ok: false, reason: 'policy' });
+    await expect(tokens.verify(overByMs)).resolves.toEqual({ ok: false, reason: 'policy' });
+    await expect(tokens.verify(exact)).resolves.toMatchObject({ ok: true, user: 'a' });
+    // A cached row is still checked: a repeat is refused the same way.
+    await expect(tokens.verify(overByHour)).resolves.toEqual({ ok: false, reason: 'policy' });
+    expect(tokens.verifySync(overByHour) ?? { ok: false, reason: 'policy' }).toEqual({ ok: false, reason: 'policy' });
+  });
+});
+
+describe('any-user tokens need a non-empty user name', () => {
+  test("username '' or undefined gives user_required, fresh or cached", async () => {
+    const { tokens } = setup({ recordCacheMs: 1000 });
+    const { token } = await tokens.issue({ owner: null, label: 'shared' });
+    await expect(tokens.verify(token, { username: '' })).resolves.toEqual({ ok: false, reason: 'user_required' });
+    await expect(tokens.verify(token, { username: undefined })).resolves.toEqual({ ok: false, reason: 'user_required' });
+    await expect(tokens.verify(token, {})).resolves.toEqual({ ok: false, reason: 'user_required' });
+    await expect(tokens.verify(token, { username: 'carol' })).resolves.toMatchObject({ ok: true, user: 'carol' });
+    // Now answered from the cached row: the same checks.
+    expect(tokens.verifySync(token, { username: '' })).toEqual({ ok: false, reason: 'user_required' });
+    expect(tokens.verifySync(token, { username: undefined })).toEqual({ ok: false, reason: 'user_required' });
+  });
+
+  test("a user-bound token with username '' is user_mismatch (an empty name is not its owner)", async () => {
+    const { tokens } = setup();
+    const { token } = await tokens.issue({ owner: 'alice', label: 'x' });
+    await expect(tokens.verify(token, { username: '' })).resolves.toEqual({ ok: false, reason: 'user_mismatch' });
   });
 });

@@ -96,6 +96,15 @@ export function tokenStoreContract(name: string, open: () => Promise<TokenStore>
       expect(await store.update('nope', { label: 'x' })).toBeUndefined();
     });
 
+    test('a revocation time can be brought forward, and an expiry cleared (revoking a token in its rotation grace period)', async () => {
+      // A rotation with a grace period stores a revocation time in the future; revoking the token then moves it to now.
+      await store.insert(token('A1', { expiresAt: at('2026-06-01T00:00:00Z'), revokedAt: at('2026-02-01T00:00:00Z') }));
+      const updated = await store.update('A1', { revokedAt: at('2026-01-15T00:00:00Z'), expiresAt: null });
+      expect(updated).toMatchObject({ revokedAt: at('2026-01-15T00:00:00Z'), expiresAt: null });
+      expect(await store.get('A1')).toMatchObject({ revokedAt: at('2026-01-15T00:00:00Z'), expiresAt: null });
+      expect((await store.listByOwner('alice'))[0]).toMatchObject({ revokedAt: at('2026-01-15T00:00:00Z') });
+    });
+
     test('recordUsage adds counts and keeps the latest access', async () => {
       await store.insert(token('A1'));
       await store.recordUsage([{ id: 'A1', count: 3, lastAccessed: at('2026-03-02T00:00:00Z'), lastAccessedIp: '10.0.0.2' }]);
