@@ -38,7 +38,11 @@ const schema = {
       type: 'object',
       nullable: true,
       additionalProperties: false,
-      properties: { caseSensitive: { type: 'boolean', nullable: true }, strict: { type: 'boolean', nullable: true } },
+      properties: {
+        caseInsensitive: { type: 'boolean', nullable: true },
+        strict: { type: 'boolean', nullable: true },
+        basePath: { type: 'string', nullable: true, pattern: '^(?:(?:/[^/\\s]+)+)?$' },
+      },
     },
     cases: {
       type: 'array',

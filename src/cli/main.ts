@@ -30,8 +30,9 @@ interface CheckOptions {
   url: string;
   contentType?: string;
   body?: unknown;
-  caseSensitive?: boolean;
+  caseInsensitive?: boolean;
   strict?: boolean;
+  basePath?: string;
 }
 
 function check(options: CheckOptions): number {
@@ -52,7 +53,7 @@ function check(options: CheckOptions): number {
   const decision = evaluateRestrictions(
     set,
     { method: options.method, url: options.url, contentType: options.contentType, body: options.body },
-    { caseSensitive: options.caseSensitive === true, strict: options.strict === true },
+    { caseInsensitive: options.caseInsensitive === true, strict: options.strict === true, basePath: options.basePath ?? '' },
   );
   const verdict = decision.allowed ? 'ALLOWED' : 'DENIED';
   const detail = decision.allowed ? (decision.line !== undefined ? `line ${decision.line}` : 'no restrictions') : decision.reason;
@@ -98,7 +99,8 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .requiredOption('--url <target>', 'the request target as sent on the wire: path and ?query, percent-encoded')
     .option('--content-type <type>', 'the Content-Type of the request')
     .option('--body <json>', 'the JSON body of the request', parseJson)
-    .option('--case-sensitive', 'match URLs case-sensitively (Express "case sensitive routing")')
+    .option('--case-insensitive', 'match URL regexes ignoring case (rules match case-sensitively by default)')
+    .option('--base-path <path>', "the context path a leading .* stands for, such as /jira (default: none)")
     .option('--strict', 'keep a trailing slash (Express "strict routing")')
     .action((options: CheckOptions) => setExit(check(options)));
 

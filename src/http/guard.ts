@@ -2,8 +2,9 @@
 // and rate limits, audits every token call and denial, and fails closed.
 import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
 import { canonicalizePath, isJsonContentType } from '../rules/canonical.js';
-import { allowingLine, evaluateRestrictions, needsJsonBody } from '../rules/evaluate.js';
+import { decideRequest, needsJsonBody } from '../rules/evaluate.js';
 import { RestrictionSet } from '../rules/parse.js';
+import type { EvaluateOptions } from '../rules/types.js';
 import type { AuditEvent, AuditEventType, AuditHook } from '../tokens/audit.js';
 import { parseToken } from '../tokens/format.js';
 import type { TokenService, VerifyResult } from '../tokens/service.js';
@@ -12,8 +13,9 @@ import { bodyConsumed, DEFAULT_BODY_LIMIT, parseByteLimit, readJsonBody } from '
 import { readCredential } from './credentials.js';
 import { GuardError, logErrorToConsole, quoteParam, writeGuardError, type GuardErrorCode } from './errors.js';
 import { TokenRateLimiter, type TokenRateLimitOptions } from './rate-limit.js';
-import { candidateMethods, clientIp, pathPart, requestIdOf, requestProperty, routingOf, settingsOf, targetOf, userAgentOf, type AppSettings, type GuardRequest, type Routing } from './request.js';
+import { candidateMethods, clientIp, dispatchTargets, pathPart, requestIdOf, requestProperty, routingOf, settingsOf, targetOf, userAgentOf, type AppSettings, type GuardRequest, type Routing } from './request.js';
 import { Scope } from './scope.js';
+import { lockTarget, type TargetLock } from './target-lock.js';
 
 /** Who a token call acts as; put on the request as `req.tokenfence`. */
 export interface TokenPrincipal {
@@ -62,11 +64,26 @@ export interface TokenGuardOptions {
   /** The realm of the `WWW-Authenticate: Bearer` challenge. @default 'tokenfence' */
   realm?: string;
   /**
-   * Match paths case-sensitively. @default the host app's `case sensitive routing` setting
+   * Match the scope case-sensitively. @default the host app's `case sensitive routing` setting
    */
   caseSensitive?: boolean;
-  /** Keep a trailing `/` when matching. @default the host app's `strict routing` setting */
+  /** Keep a trailing `/` when matching scope and rules. @default the host app's `strict routing` setting */
   strict?: boolean;
+  /**
+   * Match restriction URL regexes ignoring ASCII case, as tokenfence 0.1 did in a case-insensitive app.
+   * Off, rules match case-sensitively whatever the router does: Express's case-insensitive routing covers
+   * route literals, not the values it captures (`/issue/jra-1` reaches `:key` as `jra-1`), and an
+   * allow-list can only deny more by being stricter. Value regexes always match case-sensitively.
+   * @default false
+   */
+  caseInsensitiveRules?: boolean;
+  /**
+   * The context path the app is served under, such as `/jira`: what a leading `.*` (`.*?`, `.+`) before the
+   * literal start of a path in a rule stands for (SPEC §3.3). `.*\/rest/api/2/filter` then allows
+   * `/jira/rest/api/2/filter` and nothing else that ends so. It does not move the scope.
+   * @default '' (a leading `.*` matches nothing)
+   */
+  basePath?: string;
   /**
    * The largest JSON body the guard reads when a JsonData rule needs a body the host has not parsed.
    * A number of bytes or a size such as `'1mb'`. @default '100kb' (as `express.json()`)
@@ -105,7 +122,7 @@ export interface TokenGuard {
   readonly scope: Scope;
 }
 
-const KNOWN_OPTIONS = new Set(['tokens', 'scope', 'required', 'realm', 'caseSensitive', 'strict', 'bodyLimit', 'explain', 'audit', 'rateLimit', 'setUser', 'requestId', 'logger', 'onError']);
+const KNOWN_OPTIONS = new Set(['tokens', 'scope', 'required', 'realm', 'caseSensitive', 'strict', 'caseInsensitiveRules', 'basePath', 'bodyLimit', 'explain', 'audit', 'rateLimit', 'setUser', 'requestId', 'logger', 'onError']);
 const MAX_AUDIT_PATH = 1024;
 /** The loosest routing: case-insensitive, one trailing slash ignored. */
 const LOOSEST = routingOf(undefined, false, false);
@@ -128,7 +145,7 @@ function checkOptions(options: TokenGuardOptions): void {
   if (typeof tokens !== 'object' || tokens === null || typeof tokens.verify !== 'function' || typeof tokens.verifySync !== 'function' || typeof tokens.prefix !== 'string') {
     throw new TypeError('tokenGuard: options.tokens must be a token service from createTokenService({ store })');
   }
-  for (const key of ['required', 'caseSensitive', 'strict', 'explain'] as const) {
+  for (const key of ['required', 'caseSensitive', 'strict', 'caseInsensitiveRules', 'explain'] as const) {
     if (options[key] !== undefined && typeof options[key] !== 'boolean') throw new TypeError(`tokenGuard: options.${key} must be a boolean`);
   }
   for (const key of ['audit', 'requestId', 'onError'] as const) {
@@ -139,6 +156,9 @@ function checkOptions(options: TokenGuardOptions): void {
   }
   if (options.setUser !== undefined && typeof options.setUser !== 'boolean' && typeof options.setUser !== 'function') {
     throw new TypeError('tokenGuard: options.setUser must be a boolean or a function (principal, req) => user');
+  }
+  if (options.basePath !== undefined && (typeof options.basePath !== 'string' || (options.basePath !== '' && !/^(?:\/[^/\s]+)+$/.test(options.basePath)))) {
+    throw new TypeError(`tokenGuard: options.basePath must be '' or a context path such as '/jira' (a leading "/", no trailing "/"); got ${JSON.stringify(options.basePath)}`);
   }
   if (options.realm !== undefined && (typeof options.realm !== 'string' || /[\x00-\x1f\x7f]/.test(options.realm))) {
     throw new TypeError('tokenGuard: options.realm must be a string without control characters');
@@ -180,15 +200,30 @@ function encodeForAudit(c: string): string {
 /** A verify result that accepted the token. */
 type VerifiedToken = Extract<VerifyResult, { ok: true }>;
 
-/** One guard's part in a locked `req.method` (see `lockMethod` in the guard): what it approved, and how to check more. */
-interface MethodLock {
+/**
+ * What a guard approved for a request: the rules and matching modes, and the methods and targets
+ * (`baseUrl + url`, with query) it allowed, which later changes of `req.method` and `req.url` are checked
+ * against (and added to).
+ */
+interface Approval {
   readonly set: RestrictionSet;
-  readonly target: string;
-  readonly approved: string[];
+  readonly methods: string[];
+  readonly targets: string[];
+  /** Scope matching (the router's settings). */
   readonly routing: Routing;
+  /** Rule matching. */
+  readonly mode: EvaluateOptions;
   readonly call: CallContext;
+}
+/** One guard's part in a locked `req.method` (see `lockMethod` in the guard). */
+interface MethodLock {
+  readonly approval: Approval;
   /** Throws when this guard's restrictions do not allow `value`; else records it as approved. */
   readonly check: (req: GuardRequest, lock: MethodLock, value: unknown) => void;
+}
+/** One guard's part in a locked `req.url`. */
+interface GuardTargetLock extends TargetLock {
+  readonly approval: Approval;
 }
 /** A locked `req.method`: its value, and the lock of every guard that approved the request. */
 interface MethodState {
@@ -282,6 +317,13 @@ export function tokenGuard(options: TokenGuardOptions): TokenGuard {
   const auditHook = options.audit;
   const requestId = options.requestId;
   const setUser = options.setUser ?? false;
+  const caseInsensitiveRules = options.caseInsensitiveRules === true;
+  const basePath = options.basePath ?? '';
+  /** Rule matching, by the router's strictness. */
+  const ruleModes: { readonly loose: EvaluateOptions; readonly strict: EvaluateOptions } = {
+    loose: Object.freeze({ caseInsensitive: caseInsensitiveRules, strict: false, basePath }),
+    strict: Object.freeze({ caseInsensitive: caseInsensitiveRules, strict: true, basePath }),
+  };
   const challenge = {
     none: `Bearer realm=${realm}`,
     invalid: `Bearer realm=${realm}, error="invalid_token"`,
@@ -381,58 +423,71 @@ export function tokenGuard(options: TokenGuardOptions): TokenGuard {
 
   const refuse = (code: GuardErrorCode, message?: string, explanation?: string): GuardError => new GuardError(code, message, explanation);
 
-  /** Evaluates every candidate method; the first refusal, or the line that allowed `req.method`. */
-  const evaluate = (set: RestrictionSet, call: CallContext, target: string, methods: Iterable<string>, routing: Routing, body: unknown): GuardError | number | undefined => {
-    const contentType = call.headers['content-type'];
-    let line: number | undefined;
-    let first = true;
-    for (const method of methods) {
-      const allowed = allowingLine(set, method, target, contentType, body, routing);
-      if (first) line = allowed === 0 ? undefined : allowed;
-      first = false;
-      if (allowed >= 0) continue;
-      // Denied: the full evaluation says why.
-      const decision = evaluateRestrictions(set, { method, url: target, contentType, body }, routing);
-      if (!decision.allowed) {
-        if (decision.reason === 'ambiguous_path' || decision.reason === 'ambiguous_query') {
-          return refuse('ambiguous_request', undefined, decision.explanation);
-        }
-        const as = method === call.method.toUpperCase() ? '' : `the request could also run as ${method} (a method override), and `;
-        // The explanation names the path: a token pasted into it must not come back in the body.
-        return refuse('restricted', undefined, explain ? redact(as + decision.explanation) : undefined);
-      }
-      // Unreachable while allowingLine and evaluateRestrictions agree (a test holds them to it); fail closed.
-      return refuse('restricted');
+  /** The scope check of every target: a refusal for the first target that is ambiguous or outside scope. */
+  const scopeRefusal = (targets: readonly string[], routing: Routing): GuardError | undefined => {
+    for (const target of targets) {
+      const canonical = canonicalizePath(pathPart(target), routing);
+      if (!canonical.ok) return refuse('ambiguous_request', undefined, canonical.message);
+      if (!scope.matches(canonical.path, routing.caseSensitive, routing.strict)) return refuse('outside_token_scope');
     }
-    return line;
+    return undefined;
   };
 
   /**
-   * After approval, `req.method` may only change to a method the restrictions allow: a body-based method
-   * override that runs after the guard is checked here, with the body as it is then.
+   * Evaluates every candidate method on every target; the first refusal, or the line that allowed
+   * `req.method` on `req.originalUrl` (undefined for a token without restrictions).
+   */
+  const evaluate = (set: RestrictionSet, call: CallContext, methods: readonly string[], targets: readonly string[], mode: EvaluateOptions, body: unknown): GuardError | number | undefined => {
+    const verdict = decideRequest(set, methods, targets, call.headers['content-type'], body, mode);
+    if (typeof verdict === 'number') return verdict === 0 ? undefined : verdict;
+    const decision = verdict.decision;
+    if (decision.reason === 'ambiguous_path' || decision.reason === 'ambiguous_query') return refuse('ambiguous_request', undefined, decision.explanation);
+    let also = '';
+    if (verdict.method !== call.method.toUpperCase()) also += `the request could also run as ${verdict.method} (a method override), and `;
+    if (verdict.target !== call.target) also += `the request could also be dispatched to ${JSON.stringify(pathPart(verdict.target).slice(0, 64))} (a rewrite of its URL), and `;
+    // The explanation names the path: a token pasted into it must not come back in the body.
+    return refuse('restricted', undefined, explain ? redact(also + decision.explanation) : undefined);
+  };
+
+  /** A refusal found after approval, thrown into the host's middleware (its error handler answers; Express uses `status`). */
+  const throwLate = (req: GuardRequest, approval: Approval, refusal: GuardError): never => {
+    audit(req, approval.call, undefined, refusal);
+    // No stack trace: a development error page prints `stack`.
+    refusal.stack = `${refusal.name}: ${refusal.message}`;
+    throw refusal;
+  };
+
+  /**
+   * After approval, `req.method` may only change to a method the restrictions allow on the approved
+   * targets: a body-based method override that runs after the guard is checked here, with the body as it is then.
    */
   const checkLateMethod = (req: GuardRequest, lock: MethodLock, value: unknown): void => {
+    const approval = lock.approval;
     const method = String(value).toUpperCase();
-    if (lock.approved.includes(method)) return;
-    const verdict = evaluate(lock.set, lock.call, lock.target, [method], lock.routing, bodyConsumed(req) ? req.body : undefined);
-    if (verdict instanceof GuardError) {
-      audit(req, lock.call, undefined, verdict);
-      // Thrown into the host's middleware, so its error handler answers (Express uses `status`).
-      // No stack trace: a development error page prints `stack`.
-      verdict.stack = `${verdict.name}: ${verdict.message}`;
-      throw verdict;
-    }
-    lock.approved.push(method);
+    if (approval.methods.includes(method)) return;
+    const verdict = evaluate(approval.set, approval.call, [method], approval.targets, approval.mode, bodyConsumed(req) ? req.body : undefined);
+    if (verdict instanceof GuardError) throwLate(req, approval, verdict);
+    approval.methods.push(method);
   };
-  const lockMethod = (req: GuardRequest, set: RestrictionSet, target: string, approved: string[], routing: Routing, call: CallContext): void => {
-    const lock: MethodLock = { set, target, approved, routing, call, check: checkLateMethod };
+
+  /** After approval, `req.url` may only lead to a target in scope that the restrictions allow for every approved method. */
+  const checkLateTarget = (req: object, lock: TargetLock, target: string): void => {
+    const approval = (lock as GuardTargetLock).approval;
+    const request = req as GuardRequest;
+    const verdict = scopeRefusal([target], approval.routing) ?? evaluate(approval.set, approval.call, approval.methods, [target], approval.mode, bodyConsumed(request) ? request.body : undefined);
+    if (verdict instanceof GuardError) throwLate(request, approval, verdict);
+    approval.targets.push(target);
+  };
+
+  const lockMethod = (req: GuardRequest, approval: Approval): void => {
+    const lock: MethodLock = { approval, check: checkLateMethod };
     const state = METHOD_STATES.get(req);
     if (state !== undefined) {
       // Locked by another guard already: the method must satisfy this one too.
       state.locks.push(lock);
       return;
     }
-    METHOD_STATES.set(req, { current: call.method, locks: [lock] });
+    METHOD_STATES.set(req, { current: approval.call.method, locks: [lock] });
     Object.defineProperty(req, 'method', METHOD_DESCRIPTOR);
   };
 
@@ -491,85 +546,72 @@ export function tokenGuard(options: TokenGuardOptions): TokenGuard {
   };
 
   const authorize = (req: GuardRequest, res: ServerResponse, next: NextFunction, call: CallContext, result: VerifiedToken, rateHeaders: Record<string, string> | undefined): Step => {
-    const target = call.target;
     const routing = routingOf(call.settings, options.caseSensitive, options.strict);
-    const canonical = canonicalizePath(pathPart(target), routing);
-    if (!canonical.ok) {
-      deny(req, res, refuse('ambiguous_request', undefined, canonical.message), call);
+    const targets = dispatchTargets(req, call.target, call.headers);
+    if (typeof targets === 'string') {
+      deny(req, res, refuse('ambiguous_request', undefined, targets), call);
       return;
     }
-    if (!scope.matches(canonical.path, routing.caseSensitive, routing.strict)) {
-      deny(req, res, refuse('outside_token_scope'), call);
+    const outside = scopeRefusal(targets, routing);
+    if (outside !== undefined) {
+      deny(req, res, outside, call);
       return;
     }
+    const mode = routing.strict ? ruleModes.strict : ruleModes.loose;
     const set = result.restrictions;
-    const methods = candidateMethods(req, target, call.method, call.headers);
+    const methods = candidateMethods(req, call.target, call.method, call.headers);
+    const approval: Approval = { set, methods, targets, routing, mode, call };
     // Only JsonData constraints read a body, and only a JSON content type can satisfy them.
     const contentType = call.headers['content-type'];
-    if (contentType === undefined || !isJsonContentType(contentType)) return decide(req, res, next, call, result, rateHeaders, target, routing, methods, undefined);
-    if (bodyConsumed(req)) return decide(req, res, next, call, result, rateHeaders, target, routing, methods, req.body);
+    if (contentType === undefined || !isJsonContentType(contentType)) return decide(req, res, next, result, rateHeaders, approval, undefined);
+    if (bodyConsumed(req)) return decide(req, res, next, result, rateHeaders, approval, req.body);
     let needed = false;
-    for (const method of methods) needed ||= needsJsonBody(set, { method, url: target }, routing);
-    if (!needed) return decide(req, res, next, call, result, rateHeaders, target, routing, methods, undefined);
+    for (const method of methods) for (const url of targets) needed ||= needsJsonBody(set, { method, url }, mode);
+    if (!needed) return decide(req, res, next, result, rateHeaders, approval, undefined);
     return readJsonBody(req, contentType, bodyLimit).then((body) => {
       // The body may name a method of its own (`_method`), which must be allowed too.
-      for (const method of candidateMethods(req, target, call.method, call.headers)) if (!methods.includes(method)) methods.push(method);
-      return decide(req, res, next, call, result, rateHeaders, target, routing, methods, body);
+      for (const method of candidateMethods(req, call.target, call.method, call.headers)) if (!methods.includes(method)) methods.push(method);
+      return decide(req, res, next, result, rateHeaders, approval, body);
     });
   };
 
-  const decide = (
-    req: GuardRequest,
-    res: ServerResponse,
-    next: NextFunction,
-    call: CallContext,
-    result: VerifiedToken,
-    rateHeaders: Record<string, string> | undefined,
-    target: string,
-    routing: Routing,
-    methods: string[],
-    body: unknown,
-  ): Step => {
-    const set = result.restrictions;
-    const verdict = evaluate(set, call, target, methods, routing, body);
+  const decide = (req: GuardRequest, res: ServerResponse, next: NextFunction, result: VerifiedToken, rateHeaders: Record<string, string> | undefined, approval: Approval, body: unknown): Step => {
+    const call = approval.call;
+    const verdict = evaluate(approval.set, call, approval.methods, approval.targets, approval.mode, body);
     if (verdict instanceof GuardError) {
       deny(req, res, verdict, call);
       return;
     }
-    // The overrides tokenfence knows of were checked above; a later middleware may still change the method
-    // from a header, a query parameter or a body field of any name (method-override takes any getter), so
-    // the method is locked to what the restrictions allow. Without method lists a change of method cannot
-    // change the decision: no lock.
-    const lock = RestrictionSet.compiled(set).hasMethods;
     const principal: TokenPrincipal = { user: result.user, tokenId: result.record.id, via: call.via!, token: result.record, line: verdict };
     (req as { tokenfence?: TokenPrincipal }).tokenfence = principal;
     if (setUser === true) (req as { user?: unknown }).user = principal;
     else if (typeof setUser === 'function') {
       return Promise.resolve(setUser(principal, req)).then((user) => {
         (req as { user?: unknown }).user = user;
-        complete(req, res, next, call, lock ? set : undefined, target, methods, routing, rateHeaders, verdict, result.record.lastAccessed);
+        complete(req, res, next, approval, rateHeaders, verdict, result.record.lastAccessed);
       });
     }
-    complete(req, res, next, call, lock ? set : undefined, target, methods, routing, rateHeaders, verdict, result.record.lastAccessed);
+    complete(req, res, next, approval, rateHeaders, verdict, result.record.lastAccessed);
   };
 
   const complete = (
     req: GuardRequest,
     res: ServerResponse,
     next: NextFunction,
-    call: CallContext,
-    lockSet: RestrictionSet | undefined,
-    target: string,
-    methods: string[],
-    routing: Routing,
+    approval: Approval,
     rateHeaders: Record<string, string> | undefined,
     line: number | undefined,
     usedAt: Date | null,
   ): void => {
-    if (lockSet !== undefined) lockMethod(req, lockSet, target, methods, routing, call);
+    // The overrides tokenfence knows of were checked; a later middleware may still change the method from
+    // a header, a query parameter or a body field of any name (method-override takes any getter), so the
+    // method is locked to what the restrictions allow. Without method lists a change of method cannot
+    // change the decision: no lock. The URL is always locked, to scope and rules alike.
+    if (RestrictionSet.compiled(approval.set).hasMethods) lockMethod(req, approval);
+    lockTarget(req, { approved: approval.targets, check: checkLateTarget, approval } as GuardTargetLock);
     if (rateHeaders !== undefined) for (const name in rateHeaders) res.setHeader(name, rateHeaders[name]!);
     // The event's time is the time the token service recorded this use (one clock read for both).
-    audit(req, call, line, undefined, usedAt ?? undefined);
+    audit(req, approval.call, line, undefined, usedAt ?? undefined);
     next();
   };
 

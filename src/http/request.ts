@@ -10,6 +10,7 @@ export interface GuardRequest extends IncomingMessage {
   ip?: string;
   body?: unknown;
   _body?: boolean;
+  baseUrl?: string;
   app?: { get(setting: string): unknown; settings?: Record<string, unknown> };
 }
 
@@ -31,6 +32,46 @@ export function targetOf(req: GuardRequest): string {
   const original = requestProperty(req, 'originalUrl');
   return typeof original === 'string' ? original : (requestProperty(req, 'url') ?? '');
 }
+
+const ABSOLUTE = /^[A-Za-z][A-Za-z0-9+.-]*:\/\/[^/?#]*/;
+/** The request target a URL-rewrite header names: its path and query (an absolute URL loses scheme and host). */
+function headerTarget(value: string): string {
+  const absolute = ABSOLUTE.exec(value);
+  if (absolute === null) return value;
+  const rest = value.slice(absolute[0].length);
+  return rest.startsWith('/') ? rest : `/${rest}`;
+}
+
+/** How many header lines of the request are named `name` (lower case). */
+function headerLines(req: IncomingMessage, name: string): number {
+  const raw = requestProperty(req as GuardRequest, 'rawHeaders');
+  let count = 0;
+  for (let i = 0; i < raw.length; i += 2) if (raw[i]!.length === name.length && raw[i]!.toLowerCase() === name) count++;
+  return count;
+}
+
+/**
+ * Every target the request could be dispatched to (SPEC §5): the target as received (`originalUrl`), the
+ * `baseUrl + url` the guard sees (a host middleware before it may have rewritten `req.url`), and the path
+ * of an `X-Original-URL` or `X-Rewrite-URL` header, which some proxies send and some frameworks route by.
+ * A string instead says why the request is ambiguous (such a header sent twice).
+ */
+export function dispatchTargets(req: GuardRequest, original: string, headers: IncomingHttpHeaders): string[] | string {
+  const targets = [original];
+  const base = requestProperty(req, 'baseUrl');
+  const url = requestProperty(req, 'url');
+  const seen = `${typeof base === 'string' ? base : ''}${typeof url === 'string' ? url : ''}`;
+  if (seen !== original) targets.push(seen);
+  for (const name of REWRITE_HEADERS) {
+    const value = headers[name];
+    if (value === undefined) continue;
+    if (typeof value !== 'string' || headerLines(req, name) !== 1) return `the request has more than one ${name} header`;
+    const target = headerTarget(value);
+    if (!targets.includes(target)) targets.push(target);
+  }
+  return targets;
+}
+const REWRITE_HEADERS = ['x-original-url', 'x-rewrite-url'] as const;
 
 /** The path part of a target (no query). */
 export function pathPart(target: string): string {

@@ -1,5 +1,6 @@
 // Compiled restriction sets: regexes built once, method bitmasks, and a literal index that picks candidate rules.
 import { RegExpParser, type AST } from '@eslint-community/regexpp';
+import { DFA, JS, NFA, isDisjointWith } from 'refa';
 import type { Method, Rule } from './types.js';
 
 /** Bit per method; a request method outside {@link METHOD_BITS} gets {@link OTHER_METHOD}. */
@@ -25,30 +26,78 @@ function methodMask(methods: readonly Method[] | null): number {
 /** Wraps a regex for full matching; it was compiled on its own first, so it cannot escape the group. */
 export const fullMatch = (source: string, flags: string): RegExp => new RegExp(`^(?:${source})$`, flags);
 
-/** A value regex; `literal` is set when the regex can only match that exact text (then no regex runs). */
+/**
+ * Runs a new regex twice on the empty string. V8 compiles a regex on its first run (to bytecode) and
+ * again on the next (to machine code); doing it here moves that work to parse time, so that the first
+ * request a set of a thousand rules sees does not pay for a thousand compilations.
+ */
+function warm(re: RegExp): RegExp {
+  re.test('');
+  re.test('');
+  return re;
+}
+
+/**
+ * A value regex, compiled once per set: every constraint with the same pattern shares it. `literal` is set
+ * when the regex can only match that exact text (then no regex runs).
+ */
 export interface CompiledValue {
   readonly re: RegExp;
   readonly literal: string | null;
   readonly pattern: string;
+  /**
+   * True when a JSON **string** `"true"`, `"false"` or `"null"` must not satisfy the regex (SPEC §3.6): the
+   * regex can only match those JSON literals, or it could not be analysed (then only those three strings
+   * are refused, which fails closed).
+   */
+  readonly literalWords: boolean;
 }
 
-/** A QueryParam constraint, ready to evaluate. */
-export interface CompiledQueryParam extends CompiledValue {
+/** A QueryParam constraint, ready to evaluate. `slot` indexes the per-request memo of (regex, name) results. */
+export interface CompiledQueryParam {
   readonly name: string;
+  readonly value: CompiledValue;
+  readonly slot: number;
 }
 
-/** A JsonData constraint, ready to evaluate. */
-export interface CompiledJsonData extends CompiledValue {
+/** A JsonData constraint, ready to evaluate. `slot` indexes the per-request memo of (regex, path) results. */
+export interface CompiledJsonData {
   readonly path: readonly string[];
+  /** True at each `*` segment (every element of a non-empty array). */
+  readonly everyElement: readonly boolean[];
+  /** Whether any segment is `*`. */
+  readonly many: boolean;
+  readonly value: CompiledValue;
+  readonly slot: number;
 }
 
 /** Whether a value full-matches a constraint's regex. */
 export const valueMatches = (c: CompiledValue, value: string): boolean => (c.literal !== null ? value === c.literal : c.re.test(value));
 
-/** A URL regex compiled case-insensitively (Express's default routing) and, on first use, case-sensitively. */
-interface UrlRegexes {
-  readonly insensitive: RegExp;
-  sensitive: RegExp | undefined;
+/**
+ * Where a URL regex begins with a leading `.*` (`.*?`, `.+`, `.+?`) before the literal start of a path:
+ * the source ranges to replace with the context path (SPEC §3.3). `slash` is true when the range must
+ * also supply the `/` (the seeds' form `.*rest/…`).
+ */
+export interface ContextRange {
+  readonly start: number;
+  readonly end: number;
+  readonly slash: boolean;
+}
+
+/** The URL regex of one or more rules with the same source: compiled per case mode and context path on first use. */
+export interface UrlGroup {
+  readonly id: number;
+  readonly source: string;
+  /** The leading wildcards that stand for the context path; empty when there are none. */
+  readonly context: readonly ContextRange[];
+  /** The vetted worst-case cost of the regex (steps), for bounding work done only for explanations. */
+  readonly cost: number;
+  /** The last regex asked for, and the mode it was compiled for (sets are used in one mode by one guard). */
+  lastCaseInsensitive: boolean;
+  lastBasePath: string;
+  last: RegExp | undefined;
+  readonly regexes: Map<string, RegExp>;
 }
 
 /** A rule, ready to evaluate. */
@@ -57,44 +106,85 @@ export interface CompiledRule {
   readonly line: number;
   readonly mask: number;
   /** Rules with the same URL regex share a group (and its compiled regexes), so one evaluation tests it once. */
-  readonly urlGroup: number;
-  /** The full-match URL regexes, shared by every rule of the group. */
-  readonly url: UrlRegexes;
+  readonly url: UrlGroup;
   /** A literal every matching path contains (ASCII, as written), or '' when none is known. */
   readonly literal: string;
   readonly literalLower: string;
-  /** True when the URL regex matches exactly `literal` (case-folded unless case-sensitive) and nothing else. */
+  /** True when the URL regex matches exactly `literal` (case-folded when case-insensitive) and nothing else. */
   readonly literalOnly: boolean;
   readonly query: readonly CompiledQueryParam[];
   readonly json: readonly CompiledJsonData[];
 }
 
-function compileRule(rule: Rule, urlGroup: number, shared: CompiledRule | undefined): CompiledRule {
-  const literal = shared ? shared.literal : requiredLiteral(rule.url);
-  const query: CompiledQueryParam[] = [];
-  const json: CompiledJsonData[] = [];
-  for (const c of rule.constraints) {
-    const value = { re: fullMatch(c.pattern, 's'), literal: literalPattern(c.pattern), pattern: c.pattern };
-    if (c.kind === 'QueryParam') query.push({ name: c.name, ...value });
-    else json.push({ path: c.path, ...value });
+const SPECIAL = /[\\^$.*+?()[\]{}|/]/g;
+/** `text` as a regex that matches exactly it. */
+export const escapeRegex = (text: string): string => text.replace(SPECIAL, '\\$&');
+
+/** The source a URL group runs for a context path: each leading wildcard replaced by the (escaped) path. */
+export function contextSource(group: Pick<UrlGroup, 'source' | 'context'>, basePath: string): string {
+  if (group.context.length === 0) return group.source;
+  let out = '';
+  let at = 0;
+  for (const range of group.context) {
+    out += group.source.slice(at, range.start) + escapeRegex(basePath) + (range.slash ? '/' : '');
+    at = range.end;
   }
-  return {
-    rule,
-    line: rule.line,
-    mask: methodMask(rule.methods),
-    urlGroup,
-    url: shared ? shared.url : { insensitive: fullMatch(rule.url, 'si'), sensitive: undefined },
-    literal,
-    literalLower: literal.toLowerCase(),
-    literalOnly: shared ? shared.literalOnly : literal !== '' && literalPattern(rule.url) === literal,
-    query,
-    json,
-  };
+  return out + group.source.slice(at);
 }
 
-export function urlRegex(rule: CompiledRule, caseSensitive: boolean): RegExp {
-  if (!caseSensitive) return rule.url.insensitive;
-  return (rule.url.sensitive ??= fullMatch(rule.rule.url, 's'));
+/** The full-match regex of a group for a case mode and context path. */
+export function urlRegex(group: UrlGroup, caseInsensitive: boolean, basePath: string): RegExp {
+  if (group.last !== undefined && group.lastCaseInsensitive === caseInsensitive && group.lastBasePath === basePath) return group.last;
+  const key = `${caseInsensitive ? 'i' : 's'}${basePath}`;
+  let re = group.regexes.get(key);
+  if (re === undefined) {
+    re = warm(fullMatch(contextSource(group, basePath), caseInsensitive ? 'si' : 's'));
+    if (group.regexes.size >= 16) group.regexes.clear();
+    group.regexes.set(key, re);
+  }
+  group.lastCaseInsensitive = caseInsensitive;
+  group.lastBasePath = basePath;
+  group.last = re;
+  return re;
+}
+
+/** Characters of a path segment that may follow a leading `.*` in the seeds' form `.*rest/…`. */
+const SEGMENT_CHAR = /^[A-Za-z0-9_~-]$/;
+
+/**
+ * The leading wildcards of a URL regex that stand for the context path (SPEC §3.3): in each top-level
+ * alternative, a `.*`, `.*?`, `.+` or `.+?` directly followed by a literal `/`, or by a literal run of
+ * segment characters and then a literal `/` (`.*rest/extender/…`). Anything else is left as written:
+ * `(?:.*)/x` is the explicit way to match any prefix.
+ */
+export function contextRanges(source: string): ContextRange[] {
+  let pattern: AST.Pattern;
+  try {
+    pattern = literalParser.parsePattern(source, 0, source.length, { unicode: false });
+  } catch {
+    return [];
+  }
+  const ranges: ContextRange[] = [];
+  for (const alt of pattern.alternatives) {
+    const [first, ...rest] = alt.elements;
+    if (first?.type !== 'Quantifier' || first.max !== Infinity || first.min > 1) continue;
+    if (first.element.type !== 'CharacterSet' || first.element.kind !== 'any') continue;
+    const next = rest[0];
+    if (next?.type !== 'Character') continue;
+    if (next.value === 0x2f) ranges.push({ start: first.start, end: first.end, slash: false });
+    else if (endsRunWithSlash(rest)) ranges.push({ start: first.start, end: first.end, slash: true });
+  }
+  return ranges;
+}
+
+/** Whether a run of segment characters at the start of `elements` is ended by a literal `/`. */
+function endsRunWithSlash(elements: readonly AST.Element[]): boolean {
+  for (const el of elements) {
+    if (el.type !== 'Character') return false;
+    if (el.value === 0x2f) return true;
+    if (!SEGMENT_CHAR.test(String.fromCharCode(el.value))) return false;
+  }
+  return false;
 }
 
 const literalParser = new RegExpParser({ ecmaVersion: 2025 });
@@ -225,7 +315,104 @@ function mergeSorted(a: readonly number[], b: readonly number[]): readonly numbe
   return out;
 }
 
-/** The compiled side of a {@link RestrictionSet}: rules and, for large sets, an index per case mode. */
+/** The JSON literals a value regex may stand for (SPEC §3.6). */
+const JSON_WORDS = ['true', 'false', 'null'] as const;
+const MAX_LITERAL_NODES = 500;
+let jsonWordsComplement: DFA | undefined;
+
+/**
+ * Whether the strings `"true"`, `"false"` and `"null"` must not satisfy `pattern`: true when the regex
+ * can only match (some of) those words, so it means the JSON literals, and also when its language cannot
+ * be worked out (lookarounds, too many states) while it does match one of them — then only those three
+ * strings are refused, which fails closed.
+ */
+export function literalWordsOnly(pattern: string, re: RegExp): boolean {
+  if (!JSON_WORDS.some((w) => re.test(w))) return false;
+  try {
+    const { expression, maxCharacter } = JS.Parser.fromLiteral({ source: pattern, flags: 's' }, { ecmaVersion: 2025 }).parse({ maxNodes: MAX_LITERAL_NODES });
+    const language = NFA.fromRegex(expression, { maxCharacter }, {}, new NFA.LimitedNodeFactory(MAX_LITERAL_NODES));
+    jsonWordsComplement ??= (() => {
+      const words = JS.Parser.fromLiteral({ source: JSON_WORDS.join('|'), flags: 's' }, { ecmaVersion: 2025 }).parse();
+      const dfa = DFA.fromFA(NFA.fromRegex(words.expression, { maxCharacter: words.maxCharacter }));
+      dfa.complement();
+      return dfa;
+    })();
+    return isDisjointWith(language, jsonWordsComplement, MAX_LITERAL_NODES);
+  } catch {
+    return true;
+  }
+}
+
+/** Shares compiled value regexes and hands out memo slots while a set is compiled. */
+class ValueTable {
+  private readonly values = new Map<string, CompiledValue>();
+  private readonly slots = new Map<string, number>();
+
+  value(pattern: string, json: boolean): CompiledValue {
+    const key = `${json ? 'j' : 'q'}${pattern}`;
+    let value = this.values.get(key);
+    if (value === undefined) {
+      const re = warm(fullMatch(pattern, 's'));
+      value = { re, literal: literalPattern(pattern), pattern, literalWords: json && literalWordsOnly(pattern, re) };
+      this.values.set(key, value);
+    }
+    return value;
+  }
+
+  /** One slot per distinct (kind, pattern, target): constraints that ask the same question share an answer. */
+  slot(key: string): number {
+    let slot = this.slots.get(key);
+    if (slot === undefined) {
+      slot = this.slots.size;
+      this.slots.set(key, slot);
+    }
+    return slot;
+  }
+
+  get size(): number {
+    return this.slots.size;
+  }
+}
+
+function compileRule(rule: Rule, url: UrlGroup, shared: CompiledRule | undefined, table: ValueTable): CompiledRule {
+  const literal = shared ? shared.literal : requiredLiteral(rule.url);
+  const query: CompiledQueryParam[] = [];
+  const json: CompiledJsonData[] = [];
+  for (const c of rule.constraints) {
+    if (c.kind === 'QueryParam') {
+      query.push({ name: c.name, value: table.value(c.pattern, false), slot: table.slot(`q\0${c.pattern}\0${c.name}`) });
+    } else {
+      const pathKey = c.path.map((segment, i) => (c.everyElement[i] ? '\0*' : `.${segment}`)).join('');
+      json.push({
+        path: c.path,
+        everyElement: c.everyElement,
+        many: c.everyElement.includes(true),
+        value: table.value(c.pattern, true),
+        slot: table.slot(`j\0${c.pattern}\0${pathKey}`),
+      });
+    }
+  }
+  return {
+    rule,
+    line: rule.line,
+    mask: methodMask(rule.methods),
+    url,
+    literal,
+    literalLower: literal.toLowerCase(),
+    literalOnly: shared ? shared.literalOnly : literal !== '' && url.context.length === 0 && literalPattern(rule.url) === literal,
+    query,
+    json,
+  };
+}
+
+/**
+ * The compiled side of a {@link RestrictionSet}: rules, an index per case mode for large sets, and the
+ * memos of one evaluation.
+ *
+ * What one request costs is what the set budget of `parseRestrictions` charges (SPEC §3.3): each distinct
+ * URL regex runs at most once per request target, each distinct (value regex, query name) and (value
+ * regex, JSON path) pair at most once per request, however many rules repeat them.
+ */
 export class CompiledSet {
   readonly rules: readonly CompiledRule[];
   readonly hasQuery: boolean;
@@ -233,45 +420,72 @@ export class CompiledSet {
   /** Whether any rule has a method list (without one, a change of method cannot change a decision). */
   readonly hasMethods: boolean;
   /**
-   * The last decision that depended on method, path and case mode only (no rule with a QueryParam or
-   * JsonData constraint got as far as its constraints): the line, or -1 for none. `memoPath` is a
+   * The last decision that depended on method, path and matching mode only (no rule with a QueryParam or
+   * JsonData constraint got as far as its constraints): the rule's index, or -1 for none. `memoPath` is a
    * canonical path; undefined until the first such decision.
    */
   memoPath: string | undefined = undefined;
   memoBit = 0;
-  memoCaseSensitive = false;
-  memoLine = -1;
-  private indexInsensitive: TrigramIndex | undefined;
+  memoCaseInsensitive = false;
+  memoBasePath = '';
+  memoIndex = -1;
   private indexSensitive: TrigramIndex | undefined;
-  /** Per-evaluation memo of URL-group results: valid where `urlStamp[g] === stamp`. */
+  private indexInsensitive: TrigramIndex | undefined;
+  /** Per-target memo of URL-group results: valid where `urlStamp[g] === stamp`. */
   private readonly urlStamp: Uint32Array;
   private readonly urlResult: Uint8Array;
   private stamp = 0;
+  /** Per-request memo of constraint results (a miss code, 0 when the constraint holds), by slot. */
+  readonly slotStamp: Uint32Array;
+  readonly slotResult: Uint8Array;
+  /** The stamp of the current query (query slots) and of the current request (JSON slots). */
+  queryStamp = 0;
+  jsonStamp = 0;
+  private slotClock = 0;
 
-  constructor(rules: readonly Rule[]) {
+  constructor(rules: readonly Rule[], urlCosts: readonly number[] = []) {
     const groups = new Map<string, CompiledRule>();
-    this.rules = rules.map((rule) => {
+    const table = new ValueTable();
+    this.rules = rules.map((rule, k) => {
       const shared = groups.get(rule.url);
-      const compiled = compileRule(rule, shared ? shared.urlGroup : groups.size, shared);
-      if (!shared) groups.set(rule.url, compiled);
+      const url: UrlGroup = shared
+        ? shared.url
+        : {
+            id: groups.size,
+            source: rule.url,
+            context: contextRanges(rule.url),
+            cost: urlCosts[k] ?? Infinity,
+            lastCaseInsensitive: false,
+            lastBasePath: '',
+            last: undefined,
+            regexes: new Map(),
+          };
+      const compiled = compileRule(rule, url, shared, table);
+      if (!shared) {
+        groups.set(rule.url, compiled);
+        // The default mode's regex now, so that its compilation is part of parsing (see warm()).
+        urlRegex(url, false, '');
+      }
       return compiled;
     });
     this.urlStamp = new Uint32Array(groups.size);
     this.urlResult = new Uint8Array(groups.size);
+    this.slotStamp = new Uint32Array(table.size);
+    this.slotResult = new Uint8Array(table.size);
     this.hasQuery = this.rules.some((r) => r.query.length > 0);
     this.hasJson = this.rules.some((r) => r.json.length > 0);
     this.hasMethods = this.rules.some((r) => r.rule.methods !== null);
-    if (rules.length >= INDEX_THRESHOLD) this.indexInsensitive = new TrigramIndex(this.rules.map((r) => r.literalLower));
+    if (rules.length >= INDEX_THRESHOLD) this.indexSensitive = new TrigramIndex(this.rules.map((r) => r.literal));
   }
 
   /** The index for a case mode, or undefined when the set is small enough to scan. */
-  index(caseSensitive: boolean): TrigramIndex | undefined {
+  index(caseInsensitive: boolean): TrigramIndex | undefined {
     if (this.rules.length < INDEX_THRESHOLD) return undefined;
-    if (!caseSensitive) return this.indexInsensitive;
-    return (this.indexSensitive ??= new TrigramIndex(this.rules.map((r) => r.literal)));
+    if (!caseInsensitive) return this.indexSensitive;
+    return (this.indexInsensitive ??= new TrigramIndex(this.rules.map((r) => r.literalLower)));
   }
 
-  /** Starts an evaluation: forgets the URL results of the previous one. Evaluations never interleave. */
+  /** Starts a request target: forgets the URL results of the previous one. Evaluations never interleave. */
   begin(): void {
     if (++this.stamp === 0xffffffff) {
       this.urlStamp.fill(0);
@@ -279,16 +493,46 @@ export class CompiledSet {
     }
   }
 
-  /** Whether the rule's URL regex matches the path; `haystack` is the path, case-folded unless case-sensitive. */
-  urlMatches(rule: CompiledRule, path: string, haystack: string, caseSensitive: boolean): boolean {
-    const g = rule.urlGroup;
+  /** Starts a request: forgets every constraint result. */
+  beginRequest(): void {
+    this.jsonStamp = this.nextSlotStamp();
+    this.queryStamp = this.nextSlotStamp();
+  }
+
+  /** Starts another query string within the request: forgets the QueryParam results. */
+  beginQuery(): void {
+    this.queryStamp = this.nextSlotStamp();
+  }
+
+  private nextSlotStamp(): number {
+    if (++this.slotClock === 0xffffffff) {
+      this.slotStamp.fill(0);
+      this.slotClock = 1;
+      this.jsonStamp = 0;
+      this.queryStamp = 0;
+    }
+    return this.slotClock;
+  }
+
+  /**
+   * Whether the rule's URL regex matches the path; `haystack` is the path, ASCII-lower-cased when
+   * matching ignores case. Memoized per group for the current target.
+   */
+  urlMatches(rule: CompiledRule, path: string, haystack: string, caseInsensitive: boolean, basePath: string): boolean {
+    const g = rule.url.id;
     if (this.urlStamp[g] === this.stamp) return this.urlResult[g] === 1;
-    const literal = caseSensitive ? rule.literal : rule.literalLower;
+    const literal = caseInsensitive ? rule.literalLower : rule.literal;
     const matches = rule.literalOnly
       ? haystack === literal
-      : (literal === '' || haystack.includes(literal)) && urlRegex(rule, caseSensitive).test(path);
+      : (literal === '' || haystack.includes(literal)) && urlRegex(rule.url, caseInsensitive, basePath).test(path);
     this.urlStamp[g] = this.stamp;
     this.urlResult[g] = matches ? 1 : 0;
     return matches;
+  }
+
+  /** Whether the rule's required literal occurs in the haystack: a necessary condition of its URL matching, with no regex run. */
+  mayMatchUrl(rule: CompiledRule, haystack: string, caseInsensitive: boolean): boolean {
+    const literal = caseInsensitive ? rule.literalLower : rule.literal;
+    return literal === '' || haystack.includes(literal);
   }
 }

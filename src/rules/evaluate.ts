@@ -4,6 +4,8 @@ import {
   exceedsBytes,
   isJsonContentType,
   MAX_ARRAY_TEXT_BYTES,
+  MAX_PATH_BYTES,
+  MAX_QUERY_BYTES,
   MAX_VALUE_BYTES,
   parseQuery,
   type ParsedQuery,
@@ -13,16 +15,26 @@ import { formatRule } from './format.js';
 import { RestrictionSet } from './parse.js';
 import type { Decision, DenialReason, EvaluateOptions, RestrictionRequest } from './types.js';
 
-/** A request after canonicalization: what every rule is matched against. */
+/** A request target after canonicalization, with one method: what every rule is matched against. */
 interface Subject {
-  readonly method: string;
-  readonly bit: number;
+  method: string;
+  bit: number;
   readonly path: string;
+  /** The path, ASCII-lower-cased when matching ignores case (what the literals are looked for in). */
+  readonly haystack: string;
   readonly rawQuery: string;
   readonly contentType: string | undefined;
   readonly body: unknown;
-  readonly caseSensitive: boolean;
+  readonly caseInsensitive: boolean;
+  readonly basePath: string;
   query: ParsedQuery | undefined;
+}
+
+/** The matching mode, read once from the options. */
+interface Mode {
+  readonly caseInsensitive: boolean;
+  readonly strict: boolean;
+  readonly basePath: string;
 }
 
 // Explanations name paths, parameters and patterns but never echo query or body values: those may
@@ -67,34 +79,71 @@ function queryOf(subject: Subject): ParsedQuery {
   return (subject.query ??= parseQuery(subject.rawQuery));
 }
 
-/** Why a QueryParam constraint failed, as an allocation-free code; null when it holds. */
-type QueryMiss = 'unusable' | 'folded' | 'missing' | 'oversized' | 'mismatch' | null;
+// ---- QueryParam (SPEC §3.5) -----------------------------------------------------------------------
+
+/** Why a QueryParam constraint failed, as a small code (kept in the per-request memo); 0 when it holds. */
+const enum QueryMiss {
+  None = 0,
+  Unusable,
+  Folded,
+  Missing,
+  Repeated,
+  Oversized,
+  Mismatch,
+}
 
 function checkQuery(c: CompiledQueryParam, subject: Subject): QueryMiss {
   const query = queryOf(subject);
-  if (!query.valid) return 'unusable';
-  if (query.isFolded(c.name)) return 'folded';
+  if (!query.valid) return QueryMiss.Unusable;
+  if (query.isFolded(c.name)) return QueryMiss.Folded;
   const values = query.values(c.name);
-  if (values === undefined) return 'missing';
-  if (query.isOversized(c.name)) return 'oversized';
-  for (const value of values) if (!valueMatches(c, value)) return 'mismatch';
-  return null;
+  if (values === undefined) return QueryMiss.Missing;
+  // Repeated, a name reaches handlers as an array (or, past qs's arrayLimit, an object): never the string checked.
+  if (values.length !== 1) return QueryMiss.Repeated;
+  if (query.isOversized(c.name)) return QueryMiss.Oversized;
+  return valueMatches(c.value, values[0]!) ? QueryMiss.None : QueryMiss.Mismatch;
 }
 
-function describeQueryMiss(miss: Exclude<QueryMiss, null>, c: CompiledQueryParam, subject: Subject): string {
+function queryMiss(compiled: CompiledSet, c: CompiledQueryParam, subject: Subject): QueryMiss {
+  if (compiled.slotStamp[c.slot] === compiled.queryStamp) return compiled.slotResult[c.slot]!;
+  const miss = checkQuery(c, subject);
+  compiled.slotStamp[c.slot] = compiled.queryStamp;
+  compiled.slotResult[c.slot] = miss;
+  return miss;
+}
+
+function describeQueryMiss(miss: QueryMiss, c: CompiledQueryParam, subject: Subject): string {
   const name = show(c.name);
   switch (miss) {
-    case 'unusable':
+    case QueryMiss.Unusable:
       return queryOf(subject).problem!;
-    case 'folded':
+    case QueryMiss.Folded:
       return `the query also has a bracket or dot form of ${name}`;
-    case 'missing':
+    case QueryMiss.Missing:
       return `the query has no parameter ${name}`;
-    case 'oversized':
-      return `a value of ${name} is longer than ${MAX_VALUE_BYTES} bytes`;
-    case 'mismatch':
-      return `a value of ${name} does not match ${show(c.pattern)}`;
+    case QueryMiss.Repeated:
+      return `the parameter ${name} is repeated (it must occur exactly once: repeated, it reaches handlers as an array)`;
+    case QueryMiss.Oversized:
+      return `the value of ${name} is longer than ${MAX_VALUE_BYTES} bytes`;
+    default:
+      return `the value of ${name} does not match ${show(c.value.pattern)}`;
   }
+}
+
+// ---- JsonData (SPEC §3.6) -------------------------------------------------------------------------
+
+/** Why a JsonData constraint failed, as a small code (kept in the per-request memo); 0 when it holds. */
+const enum JsonMiss {
+  None = 0,
+  ContentType,
+  Missing,
+  IsArray,
+  NotArray,
+  EmptyArray,
+  NotScalar,
+  OverCap,
+  StringNotLiteral,
+  Mismatch,
 }
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
@@ -104,6 +153,8 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
 }
 
 const ALL_DIGITS = /^\d+$/;
+/** The most values one `*` path may reach (their text is capped at MAX_ARRAY_TEXT_BYTES as well). */
+const MAX_ELEMENTS = 1024;
 
 /** The text of a JSON scalar, or null for objects, arrays, non-finite numbers and other values. */
 function scalarText(value: unknown): string | null {
@@ -119,98 +170,286 @@ function scalarText(value: unknown): string | null {
   }
 }
 
-/** Why a JsonData constraint failed, as an allocation-free code; null when it holds. */
-type JsonMiss = 'content_type' | 'missing' | 'empty_array' | 'not_scalar' | 'over_cap' | 'mismatch' | null;
+/** One own step of a JSON path: an array by index (all digits), a plain object by key; undefined when absent. */
+function step(value: unknown, segment: string): { value: unknown } | undefined {
+  if (Array.isArray(value)) return ALL_DIGITS.test(segment) && Object.hasOwn(value, segment) ? { value: value[Number(segment)] } : undefined;
+  return isPlainObject(value) && Object.hasOwn(value, segment) ? { value: value[segment] } : undefined;
+}
+
+/** Checks one scalar against the constraint. */
+function leafMiss(c: CompiledJsonData, value: unknown): JsonMiss {
+  if (Array.isArray(value)) return JsonMiss.IsArray;
+  const text = scalarText(value);
+  if (text === null) return JsonMiss.NotScalar;
+  if (exceedsBytes(text, MAX_VALUE_BYTES)) return JsonMiss.OverCap;
+  // A regex that can only match true, false or null means the JSON literal: the string "false" is truthy.
+  if (c.value.literalWords && typeof value === 'string' && (text === 'true' || text === 'false' || text === 'null')) return JsonMiss.StringNotLiteral;
+  return valueMatches(c.value, text) ? JsonMiss.None : JsonMiss.Mismatch;
+}
+
+/** The budget of a `*` walk: how many values and how much text it may still examine. */
+interface Walk {
+  elements: number;
+  bytes: number;
+}
+
+/** Walks `c.path` from segment `k` on; every value a `*` reaches must hold. */
+function walkMiss(c: CompiledJsonData, value: unknown, k: number, walk: Walk): JsonMiss {
+  for (; k < c.path.length; k++) {
+    if (c.everyElement[k]) {
+      if (!Array.isArray(value)) return JsonMiss.NotArray;
+      if (value.length === 0) return JsonMiss.EmptyArray;
+      for (let i = 0; i < value.length; i++) {
+        if (!Object.hasOwn(value, i)) return JsonMiss.Missing;
+        const miss = walkMiss(c, value[i], k + 1, walk);
+        if (miss !== JsonMiss.None) return miss;
+      }
+      return JsonMiss.None;
+    }
+    const next = step(value, c.path[k]!);
+    if (next === undefined) return JsonMiss.Missing;
+    value = next.value;
+  }
+  if (c.many) {
+    const text = scalarText(value);
+    walk.bytes += text === null ? 0 : text.length;
+    if (++walk.elements > MAX_ELEMENTS || walk.bytes > MAX_ARRAY_TEXT_BYTES) return JsonMiss.OverCap;
+  }
+  return leafMiss(c, value);
+}
 
 function checkJson(c: CompiledJsonData, subject: Subject): JsonMiss {
-  if (!isJsonContentType(subject.contentType)) return 'content_type';
-  let value: unknown = subject.body;
-  for (const segment of c.path) {
-    const own = Array.isArray(value) ? ALL_DIGITS.test(segment) && Object.hasOwn(value, segment) : isPlainObject(value) && Object.hasOwn(value, segment);
-    if (!own) return 'missing';
-    value = (value as Record<string, unknown>)[segment];
-  }
-  if (Array.isArray(value)) {
-    if (value.length === 0) return 'empty_array';
-    let total = 0;
-    for (const element of value) {
-      const text = scalarText(element);
-      if (text === null) return 'not_scalar';
-      total += text.length;
-      if (exceedsBytes(text, MAX_VALUE_BYTES) || total > MAX_ARRAY_TEXT_BYTES) return 'over_cap';
-      if (!valueMatches(c, text)) return 'mismatch';
-    }
-    return null;
-  }
-  const text = scalarText(value);
-  if (text === null) return 'not_scalar';
-  if (exceedsBytes(text, MAX_VALUE_BYTES)) return 'over_cap';
-  return valueMatches(c, text) ? null : 'mismatch';
+  if (!isJsonContentType(subject.contentType)) return JsonMiss.ContentType;
+  return walkMiss(c, subject.body, 0, { elements: 0, bytes: 0 });
 }
 
-function describeJsonMiss(miss: Exclude<JsonMiss, null>, c: CompiledJsonData, subject: Subject): string {
-  const where = show(c.path.join('.'));
+function jsonMiss(compiled: CompiledSet, c: CompiledJsonData, subject: Subject): JsonMiss {
+  if (compiled.slotStamp[c.slot] === compiled.jsonStamp) return compiled.slotResult[c.slot]!;
+  const miss = checkJson(c, subject);
+  compiled.slotStamp[c.slot] = compiled.jsonStamp;
+  compiled.slotResult[c.slot] = miss;
+  return miss;
+}
+
+function describeJsonMiss(miss: JsonMiss, c: CompiledJsonData, subject: Subject): string {
+  const where = show(c.path.map((s, i) => (c.everyElement[i] ? '*' : s)).join('.'));
   switch (miss) {
-    case 'content_type':
+    case JsonMiss.ContentType:
       return `the content type ${show(subject.contentType ?? '(none)')} is not application/json`;
-    case 'missing':
+    case JsonMiss.Missing:
       return `the JSON body has no ${where}`;
-    case 'empty_array':
-      return `${where} is an empty array`;
-    case 'not_scalar':
-      return `${where} is not a scalar or an array of scalars`;
-    case 'over_cap':
-      return `${where} is over the size cap (${MAX_VALUE_BYTES} bytes a value, ${MAX_ARRAY_TEXT_BYTES} an array)`;
-    case 'mismatch':
-      return `a value of ${where} does not match ${show(c.pattern)}`;
+    case JsonMiss.IsArray:
+      return `${where} is an array, which a plain path never matches (write ${show(`${c.path.join('.')}.*`)} for every element, or an index)`;
+    case JsonMiss.NotArray:
+      return `${where}: a \`*\` segment needs an array`;
+    case JsonMiss.EmptyArray:
+      return `${where}: the array is empty`;
+    case JsonMiss.NotScalar:
+      return `${where} is not a string, number, boolean or null`;
+    case JsonMiss.OverCap:
+      return `${where} is over the size cap (${MAX_VALUE_BYTES} bytes a value; ${MAX_ARRAY_TEXT_BYTES} bytes or ${MAX_ELEMENTS} values through \`*\`)`;
+    case JsonMiss.StringNotLiteral:
+      return `${where} is a string, and ${show(c.value.pattern)} means the JSON literal (true, false or null), never text`;
+    default:
+      return `the value of ${where} does not match ${show(c.value.pattern)}`;
   }
 }
 
-/** Checks method, URL and constraints in that order; the first failing part, described, or null when all hold. */
-function ruleFailure(rule: CompiledRule, subject: Subject): string | null {
-  if ((rule.mask & subject.bit) === 0) {
-    return `method ${subject.method} is not in [${rule.rule.methods!.join(',')}]`;
-  }
-  if (!urlRegex(rule, subject.caseSensitive).test(subject.path)) {
-    return `path ${show(subject.path)} does not match ${show(rule.rule.url)}`;
-  }
-  for (const c of rule.query) {
-    const miss = checkQuery(c, subject);
-    if (miss !== null) return `QueryParam::${c.name}: ${describeQueryMiss(miss, c, subject)}`;
-  }
-  for (const c of rule.json) {
-    const miss = checkJson(c, subject);
-    if (miss !== null) return `JsonData::${c.path.join('.')}: ${describeJsonMiss(miss, c, subject)}`;
-  }
-  return null;
-}
+// ---- rules ----------------------------------------------------------------------------------------
 
-/** The fast check: method bit first, then the URL (memoized per group), then the constraints. */
-function ruleHolds(compiled: CompiledSet, rule: CompiledRule, subject: Subject, haystack: string): boolean {
-  if ((rule.mask & subject.bit) === 0) return false;
-  if (!compiled.urlMatches(rule, subject.path, haystack, subject.caseSensitive)) return false;
-  return constraintsHold(rule, subject);
-}
-
-/** Whether the rule's QueryParam and JsonData constraints hold. */
-function constraintsHold(rule: CompiledRule, subject: Subject): boolean {
-  for (const c of rule.query) if (checkQuery(c, subject) !== null) return false;
-  for (const c of rule.json) if (checkJson(c, subject) !== null) return false;
+/** Whether the rule's QueryParam and JsonData constraints hold (memoized per request). */
+function constraintsHold(compiled: CompiledSet, rule: CompiledRule, subject: Subject): boolean {
+  for (const c of rule.query) if (queryMiss(compiled, c, subject) !== QueryMiss.None) return false;
+  for (const c of rule.json) if (jsonMiss(compiled, c, subject) !== JsonMiss.None) return false;
   return true;
 }
 
+/** The fast check: method bit first, then the URL (memoized per group), then the constraints (memoized). */
+function ruleHolds(compiled: CompiledSet, rule: CompiledRule, subject: Subject): boolean {
+  if ((rule.mask & subject.bit) === 0) return false;
+  if (!compiled.urlMatches(rule, subject.path, subject.haystack, subject.caseInsensitive, subject.basePath)) return false;
+  return constraintsHold(compiled, rule, subject);
+}
+
 /** A rule whose method and URL held but whose QueryParam constraint met an unusable query. */
-function failedOnAmbiguousQuery(compiled: CompiledSet, subject: Subject, haystack: string): boolean {
+function failedOnAmbiguousQuery(compiled: CompiledSet, subject: Subject): boolean {
   if (!queryOf(subject).ambiguous) return false;
   return compiled.rules.some(
-    (rule) => rule.query.length > 0 && (rule.mask & subject.bit) !== 0 && compiled.urlMatches(rule, subject.path, haystack, subject.caseSensitive),
+    (rule) => rule.query.length > 0 && (rule.mask & subject.bit) !== 0 && compiled.urlMatches(rule, subject.path, subject.haystack, subject.caseInsensitive, subject.basePath),
   );
 }
 
-function explainDenial(rules: readonly CompiledRule[], subject: Subject): string {
-  const shown = rules.slice(0, 20).map((rule) => `line ${rule.line}: ${ruleFailure(rule, subject) ?? 'matched'}`);
-  if (rules.length > 20) shown.push(`… and ${rules.length - 20} more rules did not match`);
-  return `denied: no rule matched ${subject.method} ${show(subject.path)}\n${shown.join('\n')}`;
+// ---- explanations ---------------------------------------------------------------------------------
+
+/** How many rules an explanation describes one by one. */
+const EXPLAINED_RULES = 20;
+/**
+ * A refusal says when a rule's URL would match ignoring case. That test runs a second regex, so it is
+ * only made for URL regexes vetted as cheap, and for at most this many steps in all: an explanation
+ * never costs what the set budget did not charge.
+ */
+const CASE_HINT_MAX_COST = 100_000;
+const CASE_HINT_TOTAL_COST = 1_000_000;
+
+/** Where a rule failed, recorded while the evaluation's memos are still valid; the text is built later. */
+type Failure =
+  | { readonly part: 'method' }
+  | { readonly part: 'url'; readonly onlyIgnoringCase: boolean }
+  | { readonly part: 'query'; readonly c: CompiledQueryParam; readonly miss: QueryMiss }
+  | { readonly part: 'json'; readonly c: CompiledJsonData; readonly miss: JsonMiss };
+
+/**
+ * Why each of the first rules failed, read from the memos of the evaluation that just denied the request
+ * (it visited every rule that could match, in the same order of parts), so no regex runs again here — but
+ * for the bounded case hint.
+ */
+function recordFailures(compiled: CompiledSet, subject: Subject): (Failure | null)[] {
+  let hintBudget = subject.caseInsensitive ? 0 : CASE_HINT_TOTAL_COST;
+  return compiled.rules.slice(0, EXPLAINED_RULES).map((rule): Failure | null => {
+    if ((rule.mask & subject.bit) === 0) return { part: 'method' };
+    if (!compiled.urlMatches(rule, subject.path, subject.haystack, subject.caseInsensitive, subject.basePath)) {
+      let onlyIgnoringCase = false;
+      if (rule.url.cost <= CASE_HINT_MAX_COST && rule.url.cost <= hintBudget && /[A-Za-z]/.test(subject.path)) {
+        hintBudget -= rule.url.cost;
+        onlyIgnoringCase = urlRegex(rule.url, true, subject.basePath).test(subject.path);
+      }
+      return { part: 'url', onlyIgnoringCase };
+    }
+    for (const c of rule.query) {
+      const miss = queryMiss(compiled, c, subject);
+      if (miss !== QueryMiss.None) return { part: 'query', c, miss };
+    }
+    for (const c of rule.json) {
+      const miss = jsonMiss(compiled, c, subject);
+      if (miss !== JsonMiss.None) return { part: 'json', c, miss };
+    }
+    return null;
+  });
+}
+
+function describeFailure(rule: CompiledRule, failure: Failure | null, subject: Subject): string {
+  if (failure === null) return 'matched';
+  switch (failure.part) {
+    case 'method':
+      return `method ${subject.method} is not in [${rule.rule.methods!.join(',')}]`;
+    case 'url': {
+      let text = `path ${show(subject.path)} does not match ${show(rule.rule.url)}`;
+      if (rule.url.context.length > 0) text += ` (its leading wildcard stands for the context path ${show(subject.basePath)} only)`;
+      if (failure.onlyIgnoringCase) text += '; it would match ignoring case, but rules match case-sensitively unless case-insensitive rule matching is turned on';
+      return text;
+    }
+    case 'query':
+      return `QueryParam::${failure.c.name}: ${describeQueryMiss(failure.miss, failure.c, subject)}`;
+    case 'json':
+      return `JsonData::${failure.c.path.map((s, i) => (failure.c.everyElement[i] ? '*' : s)).join('.')}: ${describeJsonMiss(failure.miss, failure.c, subject)}`;
+  }
+}
+
+function denial(compiled: CompiledSet, subject: Subject): RestrictionDecision {
+  const rules = compiled.rules;
+  const reason: DenialReason = compiled.hasQuery && failedOnAmbiguousQuery(compiled, subject) ? 'ambiguous_query' : 'no_rule_matched';
+  const failures = recordFailures(compiled, subject);
+  return new RestrictionDecision(false, undefined, reason, () => {
+    const shown = failures.map((failure, k) => `line ${rules[k]!.line}: ${describeFailure(rules[k]!, failure, subject)}`);
+    if (rules.length > EXPLAINED_RULES) shown.push(`… and ${rules.length - EXPLAINED_RULES} more rules did not match`);
+    return `denied: no rule matched ${subject.method} ${show(subject.path)}\n${shown.join('\n')}`;
+  });
+}
+
+function ambiguous(message: string): RestrictionDecision {
+  return new RestrictionDecision(false, undefined, 'ambiguous_path', () => `denied: ambiguous request path: ${message}`);
+}
+
+function allowed(rule: CompiledRule): Decision {
+  return new RestrictionDecision(true, rule.line, undefined, () => `allowed by line ${rule.line}: ${formatRule(rule.rule)}`);
+}
+
+const UNRESTRICTED = new RestrictionDecision(true, undefined, undefined, () => 'allowed: the token has no restrictions');
+
+// ---- the evaluation -------------------------------------------------------------------------------
+
+const CONTEXT_PATH = /^(?:\/[^/]+)+$/;
+let lastCheckedBasePath = '';
+
+/** Reads the options once; a programmer mistake throws (SPEC: a `TypeError` that names the option and the fix). */
+function modeOf(options: EvaluateOptions | undefined): Mode {
+  if (options === undefined) return DEFAULT_MODE;
+  if (typeof options !== 'object' || options === null) throw new TypeError('evaluateRestrictions: options must be an object such as { strict: true }');
+  if ((options as { caseSensitive?: unknown }).caseSensitive !== undefined) {
+    throw new TypeError(
+      'evaluateRestrictions: options.caseSensitive was removed: rules now match case-sensitively by default (SPEC §3.2); pass { caseInsensitive: true } to match ignoring case',
+    );
+  }
+  const basePath = options.basePath ?? '';
+  if (basePath !== lastCheckedBasePath) {
+    if (typeof basePath !== 'string' || (basePath !== '' && (!CONTEXT_PATH.test(basePath) || basePath.length > 256))) {
+      throw new TypeError(`options.basePath must be '' or a context path such as '/jira' (a leading "/", no trailing "/"); got ${JSON.stringify(basePath)}`);
+    }
+    lastCheckedBasePath = basePath;
+  }
+  const caseInsensitive = options.caseInsensitive === true;
+  const strict = options.strict === true;
+  if (basePath === '') return MODES[(caseInsensitive ? 1 : 0) | (strict ? 2 : 0)]!;
+  return { caseInsensitive, strict, basePath };
+}
+
+const MODES: readonly Mode[] = [
+  { caseInsensitive: false, strict: false, basePath: '' },
+  { caseInsensitive: true, strict: false, basePath: '' },
+  { caseInsensitive: false, strict: true, basePath: '' },
+  { caseInsensitive: true, strict: true, basePath: '' },
+];
+const DEFAULT_MODE = MODES[0]!;
+
+/**
+ * The index of the first rule that allows the subject, or -1. Uses the URL memo of the current target and
+ * the constraint memos of the current request. A decision that depended on method, path and mode alone
+ * is remembered on the compiled set, for the next call with the same ones.
+ */
+function firstAllowing(compiled: CompiledSet, subject: Subject): number {
+  const { path, bit, caseInsensitive, basePath } = subject;
+  if (compiled.memoPath === path && compiled.memoBit === bit && compiled.memoCaseInsensitive === caseInsensitive && compiled.memoBasePath === basePath) {
+    return compiled.memoIndex;
+  }
+  const rules = compiled.rules;
+  const index = compiled.index(caseInsensitive);
+  const candidates = index === undefined ? undefined : index.candidates(subject.haystack);
+  let found = -1;
+  let pure = true;
+  for (let k = 0, n = candidates === undefined ? rules.length : candidates.length; k < n; k++) {
+    const i = candidates === undefined ? k : candidates[k]!;
+    const rule = rules[i]!;
+    if ((rule.mask & bit) === 0 || !compiled.urlMatches(rule, path, subject.haystack, caseInsensitive, basePath)) continue;
+    if (rule.query.length > 0 || rule.json.length > 0) {
+      pure = false;
+      if (!constraintsHold(compiled, rule, subject)) continue;
+    }
+    found = i;
+    break;
+  }
+  if (pure) {
+    compiled.memoPath = path;
+    compiled.memoBit = bit;
+    compiled.memoCaseInsensitive = caseInsensitive;
+    compiled.memoBasePath = basePath;
+    compiled.memoIndex = found;
+  }
+  return found;
+}
+
+function subjectOf(method: string, path: string, rawQuery: string, contentType: string | undefined, body: unknown, mode: Mode): Subject {
+  return {
+    method,
+    bit: methodBit(method),
+    path,
+    haystack: mode.caseInsensitive ? asciiLowerCase(path) : path,
+    rawQuery,
+    contentType,
+    body,
+    caseInsensitive: mode.caseInsensitive,
+    basePath: mode.basePath,
+    query: undefined,
+  };
 }
 
 /**
@@ -221,87 +460,104 @@ function explainDenial(rules: readonly CompiledRule[], subject: Subject): string
  * const set = parseRestrictions('[GET]/rest/api/2/issue/[A-Z]+-\\d+');
  * evaluateRestrictions(set, { method: 'GET', url: '/rest/api/2/issue/JRA-1' }) // { allowed: true, line: 1, … }
  */
-export function evaluateRestrictions(set: RestrictionSet, request: RestrictionRequest, options: EvaluateOptions = {}): Decision {
+export function evaluateRestrictions(set: RestrictionSet, request: RestrictionRequest, options?: EvaluateOptions): Decision {
   const compiled = RestrictionSet.compiled(set);
+  const mode = modeOf(options);
   const target = typeof request?.url === 'string' ? request.url : '';
   const q = target.indexOf('?');
-  const rawPath = q < 0 ? target : target.slice(0, q);
   const rawQuery = q < 0 ? '' : target.slice(q + 1);
-  const canonical = canonicalizePath(rawPath, options);
-  if (!canonical.ok || rawQuery.includes('#')) {
-    const message = canonical.ok ? 'the request target contains `#`' : canonical.message;
-    return new RestrictionDecision(false, undefined, 'ambiguous_path', () => `denied: ambiguous request path: ${message}`);
-  }
-  const rules = compiled.rules;
-  if (rules.length === 0) {
-    return new RestrictionDecision(true, undefined, undefined, () => 'allowed: the token has no restrictions');
-  }
+  const canonical = canonicalizePath(q < 0 ? target : target.slice(0, q), mode);
+  if (!canonical.ok) return ambiguous(canonical.message);
+  if (rawQuery.includes('#')) return ambiguous('the request target contains `#`');
+  if (compiled.rules.length === 0) return UNRESTRICTED;
   const method = typeof request.method === 'string' ? request.method.toUpperCase() : String(request.method);
-  const subject: Subject = {
-    method,
-    bit: methodBit(method),
-    path: canonical.path,
-    rawQuery,
-    contentType: request.contentType,
-    body: request.body,
-    caseSensitive: options.caseSensitive === true,
-    query: undefined,
-  };
-  const haystack = subject.caseSensitive ? subject.path : asciiLowerCase(subject.path);
-  const index = compiled.index(subject.caseSensitive);
+  const subject = subjectOf(method, canonical.path, rawQuery, request.contentType, request.body, mode);
+  compiled.beginRequest();
   compiled.begin();
-  if (index === undefined) {
-    for (const rule of rules) if (ruleHolds(compiled, rule, subject, haystack)) return allowed(rule);
-  } else {
-    for (const i of index.candidates(haystack)) if (ruleHolds(compiled, rules[i]!, subject, haystack)) return allowed(rules[i]!);
-  }
-  const reason: DenialReason = compiled.hasQuery && failedOnAmbiguousQuery(compiled, subject, haystack) ? 'ambiguous_query' : 'no_rule_matched';
-  return new RestrictionDecision(false, undefined, reason, () => explainDenial(rules, subject));
+  const found = firstAllowing(compiled, subject);
+  return found >= 0 ? allowed(compiled.rules[found]!) : denial(compiled, subject);
+}
+
+/** What {@link decideRequest} found when it refused: the method and target that were denied, and why. */
+export interface Denial {
+  readonly method: string;
+  readonly target: string;
+  readonly decision: Decision;
 }
 
 /**
- * The guard's question, without allocating: the line of the first rule that allows the request, 0 for a set
- * without rules, or -1 when the request is denied for any reason (`evaluateRestrictions` then says why).
- * Always the decision `evaluateRestrictions` makes. `method` is upper-case. A decision that depended on
- * method, path and case mode alone is remembered on the compiled set, for the next call with the same ones.
+ * The guard's question, for every method and every target a request could be dispatched as (SPEC §5):
+ * the line that allows the first method on the first target, 0 for a set without rules, or a
+ * {@link Denial} for the first pair that is not allowed. Always the decisions `evaluateRestrictions` makes
+ * pair by pair, but one request costs at most what the set budget charges: methods are tried once per
+ * method bit, each URL regex once per target, each constraint once per request (per query string), and
+ * targets that differ may not together exceed the caps of one (their cost adds up like one longer one).
+ * `methods` are upper-case; allocation-free when the request is allowed.
  */
-export function allowingLine(set: RestrictionSet, method: string, target: string, contentType: string | undefined, body: unknown, options: EvaluateOptions): number {
+export function decideRequest(
+  set: RestrictionSet,
+  methods: readonly string[],
+  targets: readonly string[],
+  contentType: string | undefined,
+  body: unknown,
+  options?: EvaluateOptions,
+): number | Denial {
   const compiled = RestrictionSet.compiled(set);
-  const q = target.indexOf('?');
-  const canonical = canonicalizePath(q < 0 ? target : target.slice(0, q), options);
-  if (!canonical.ok || (q >= 0 && target.includes('#', q))) return -1;
+  const mode = modeOf(options);
   const rules = compiled.rules;
-  if (rules.length === 0) return 0;
-  const bit = methodBit(method);
-  const caseSensitive = options.caseSensitive === true;
-  const path = canonical.path;
-  if (compiled.memoPath === path && compiled.memoBit === bit && compiled.memoCaseSensitive === caseSensitive) return compiled.memoLine;
-  const haystack = caseSensitive ? path : asciiLowerCase(path);
-  const index = compiled.index(caseSensitive);
-  compiled.begin();
-  let subject: Subject | undefined;
-  let line = -1;
-  let pure = true;
-  const count = index === undefined ? rules.length : 0;
-  const candidates = index === undefined ? undefined : index.candidates(haystack);
-  for (let k = 0, n = candidates === undefined ? count : candidates.length; k < n; k++) {
-    const rule = rules[candidates === undefined ? k : candidates[k]!]!;
-    if ((rule.mask & bit) === 0 || !compiled.urlMatches(rule, path, haystack, caseSensitive)) continue;
-    if (rule.query.length > 0 || rule.json.length > 0) {
-      pure = false;
-      subject ??= { method, bit, path, rawQuery: q < 0 ? '' : target.slice(q + 1), contentType, body, caseSensitive, query: undefined };
-      if (!constraintsHold(rule, subject)) continue;
+  let first = -1;
+  let pathBytes = 0;
+  let queryBytes = 0;
+  let lastQuery = '';
+  for (let t = 0; t < targets.length; t++) {
+    const target = targets[t]!;
+    if (targets.indexOf(target) < t) continue;
+    const q = target.indexOf('?');
+    const rawQuery = q < 0 ? '' : target.slice(q + 1);
+    const canonical = canonicalizePath(q < 0 ? target : target.slice(0, q), mode);
+    if (!canonical.ok) return { method: methods[0]!, target, decision: ambiguous(canonical.message) };
+    if (rawQuery.includes('#')) return { method: methods[0]!, target, decision: ambiguous('the request target contains `#`') };
+    pathBytes += q < 0 ? target.length : q;
+    queryBytes += rawQuery.length;
+    if (t > 0 && (pathBytes > MAX_PATH_BYTES || queryBytes > MAX_QUERY_BYTES)) {
+      return { method: methods[0]!, target, decision: ambiguous(`the request's targets differ and together are longer than one may be (${MAX_PATH_BYTES} bytes of path, ${MAX_QUERY_BYTES} of query)`) };
     }
-    line = rule.line;
-    break;
+    if (rules.length === 0) {
+      first = 0;
+      continue;
+    }
+    let subject: Subject | undefined;
+    // Constraint results hold for the whole request; QueryParam ones only while the query is the same.
+    if (t === 0) compiled.beginRequest();
+    else if (rawQuery !== lastQuery) compiled.beginQuery();
+    lastQuery = rawQuery;
+    compiled.begin();
+    let bits = 0;
+    for (let m = 0; m < methods.length; m++) {
+      const method = methods[m]!;
+      const bit = methodBit(method);
+      if ((bits & bit) !== 0) continue;
+      bits |= bit;
+      if (subject === undefined) subject = subjectOf(method, canonical.path, rawQuery, contentType, body, mode);
+      else {
+        subject.method = method;
+        subject.bit = bit;
+      }
+      const found = firstAllowing(compiled, subject);
+      if (found < 0) return { method, target, decision: denial(compiled, subject) };
+      if (first < 0) first = rules[found]!.line;
+    }
   }
-  if (pure) {
-    compiled.memoPath = path;
-    compiled.memoBit = bit;
-    compiled.memoCaseSensitive = caseSensitive;
-    compiled.memoLine = line;
-  }
-  return line;
+  return first;
+}
+
+/**
+ * {@link decideRequest} for one method and one target: the allowing line, 0 for a set without rules, -1
+ * when denied (`evaluateRestrictions` then says why).
+ */
+export function allowingLine(set: RestrictionSet, method: string, target: string, contentType: string | undefined, body: unknown, options?: EvaluateOptions): number {
+  const verdict = decideRequest(set, [method], [target], contentType, body, options);
+  return typeof verdict === 'number' ? verdict : -1;
 }
 
 const NON_ASCII = /[^\x00-\x7f]/;
@@ -315,26 +571,21 @@ function asciiLowerCase(s: string): string {
   return NON_ASCII.test(s) ? s.replace(ASCII_UPPER, (m) => m.toLowerCase()) : s.toLowerCase();
 }
 
-function allowed(rule: CompiledRule): Decision {
-  return new RestrictionDecision(true, rule.line, undefined, () => `allowed by line ${rule.line}: ${formatRule(rule.rule)}`);
-}
-
 /**
  * Whether a rule with a JsonData constraint could decide this request once its body is known: the rule's
- * method list admits `request.method` and its URL matches the path. The guard reads an unparsed body
- * only then. False for an ambiguous path (that request is denied whatever its body).
+ * method list admits `request.method` and the path holds the literal every path its URL regex matches must
+ * hold. No regex runs (the evaluation that follows runs them once); the guard reads an unparsed body only
+ * then. False for an ambiguous path (that request is denied whatever its body).
  */
-export function needsJsonBody(set: RestrictionSet, request: Pick<RestrictionRequest, 'method' | 'url'>, options: EvaluateOptions = {}): boolean {
+export function needsJsonBody(set: RestrictionSet, request: Pick<RestrictionRequest, 'method' | 'url'>, options?: EvaluateOptions): boolean {
   const compiled = RestrictionSet.compiled(set);
   if (!compiled.hasJson) return false;
+  const mode = modeOf(options);
   const target = typeof request?.url === 'string' ? request.url : '';
   const q = target.indexOf('?');
-  const canonical = canonicalizePath(q < 0 ? target : target.slice(0, q), options);
+  const canonical = canonicalizePath(q < 0 ? target : target.slice(0, q), mode);
   if (!canonical.ok) return false;
-  const method = typeof request.method === 'string' ? request.method.toUpperCase() : String(request.method);
-  const bit = methodBit(method);
-  const caseSensitive = options.caseSensitive === true;
-  const haystack = caseSensitive ? canonical.path : asciiLowerCase(canonical.path);
-  compiled.begin();
-  return compiled.rules.some((rule) => rule.json.length > 0 && (rule.mask & bit) !== 0 && compiled.urlMatches(rule, canonical.path, haystack, caseSensitive));
+  const bit = methodBit(typeof request.method === 'string' ? request.method.toUpperCase() : String(request.method));
+  const haystack = mode.caseInsensitive ? asciiLowerCase(canonical.path) : canonical.path;
+  return compiled.rules.some((rule) => rule.json.length > 0 && (rule.mask & bit) !== 0 && compiled.mayMatchUrl(rule, haystack, mode.caseInsensitive));
 }

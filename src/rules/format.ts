@@ -2,12 +2,12 @@
 import { RestrictionSet } from './parse.js';
 import type { Constraint, Rule } from './types.js';
 
-/** Escapes a JSON path segment: `\` and `.` get a backslash. */
-const escapeSegment = (segment: string): string => segment.replace(/[\\.]/g, '\\$&');
+/** Escapes a JSON path segment: `\` and `.` get a backslash, and so does a key that is just `*`. */
+const escapeSegment = (segment: string, every: boolean): string => (every ? '*' : segment === '*' ? '\\*' : segment.replace(/[\\.]/g, '\\$&'));
 
 /** Formats one constraint, e.g. `[QueryParam::expand==(names|schema)]`. */
 export function formatConstraint(c: Constraint): string {
-  const target = c.kind === 'QueryParam' ? c.name : c.path.map(escapeSegment).join('.');
+  const target = c.kind === 'QueryParam' ? c.name : c.path.map((segment, i) => escapeSegment(segment, c.everyElement[i] === true)).join('.');
   return `[${c.kind}::${target}==${c.pattern}]`;
 }
 

@@ -113,30 +113,40 @@ function scanName(text: string, from: number, kind: Constraint['kind']): { raw: 
   throw new LineError('missing_operator', Math.min(i, text.length), `expected \`==\` after the ${what} \`${raw}\``);
 }
 
-/** Splits a JsonData path on unescaped dots; `\.` is a literal dot and `\\` a backslash. */
-function splitJsonPath(raw: string, column: number): string[] {
-  const segments: string[] = [];
+/**
+ * Splits a JsonData path on unescaped dots; `\.` is a literal dot, `\\` a backslash and `\*` a literal
+ * star. A segment that is exactly an unescaped `*` stands for every element of an array.
+ */
+function splitJsonPath(raw: string, column: number): { path: string[]; everyElement: boolean[] } {
+  const path: string[] = [];
+  const everyElement: boolean[] = [];
   let current = '';
+  let escaped = false;
+  const end = (at: number, last: boolean): void => {
+    if (current === '') throw new LineError('empty_name', column + at, last ? 'empty segment at the end of the JSON path' : 'empty segment in the JSON path');
+    path.push(current);
+    everyElement.push(current === '*' && !escaped);
+    current = '';
+    escaped = false;
+  };
   for (let i = 0; i < raw.length; i++) {
     const c = raw[i]!;
     if (c === '\\') {
       const next = raw[i + 1];
-      if (next !== '.' && next !== '\\') {
-        throw new LineError('invalid_path', column + i, 'in a JSON path only `\\.` (a literal dot) and `\\\\` may be escaped');
+      if (next !== '.' && next !== '\\' && next !== '*') {
+        throw new LineError('invalid_path', column + i, 'in a JSON path only `\\.` (a literal dot), `\\*` (a literal star) and `\\\\` may be escaped');
       }
       current += next;
+      escaped = true;
       i++;
     } else if (c === '.') {
-      if (current === '') throw new LineError('empty_name', column + i, 'empty segment in the JSON path');
-      segments.push(current);
-      current = '';
+      end(i, false);
     } else {
       current += c;
     }
   }
-  if (current === '') throw new LineError('empty_name', column + raw.length, 'empty segment at the end of the JSON path');
-  segments.push(current);
-  return segments;
+  end(raw.length, true);
+  return { path, everyElement };
 }
 
 function scanConstraint(text: string, open: number, keywordEnd: number): { constraint: Constraint; end: number; patternColumn: number } {
@@ -158,7 +168,7 @@ function scanConstraint(text: string, open: number, keywordEnd: number): { const
   const constraint: Constraint =
     kind === 'QueryParam'
       ? { kind, name: raw, pattern, column }
-      : { kind, path: splitJsonPath(raw, nameStart), pattern, column };
+      : { kind, ...splitJsonPath(raw, nameStart), pattern, column };
   return { constraint, end: close + 1, patternColumn: regexStart + 1 };
 }
 

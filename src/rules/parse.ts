@@ -43,6 +43,8 @@ export interface Analysis {
   readonly scanned: ScannedRule[];
   readonly errors: RestrictionDiagnostic<RestrictionErrorCode>[];
   readonly lineCount: number;
+  /** The vetted cost of each valid rule's URL regex, in the order of `rules`. */
+  readonly urlCosts: number[];
 }
 
 /** Verdicts are pure functions of the source, so identical regexes (common in large sets) are vetted once. */
@@ -70,30 +72,53 @@ function regexProblem(source: string): string | null {
 }
 
 /**
- * The budget of a whole set: the worst case of one request checked against every rule. Identical regexes
- * are compiled and tried once, so each distinct one counts once. Twice a line's budget: a thousand
- * ordinary rules (about 1e4 each) fit, and so do one or two lines near the line budget.
+ * The budget of a whole set: the worst case of one request checked against every rule. It charges what
+ * evaluation runs (see `CompiledSet`): each distinct URL regex once (it runs once per request target, and
+ * the targets of one request together stay within one path's cap); each distinct QueryParam regex once at
+ * twice its cost on a value at the cap (it runs once per (regex, name), and the values of one query string
+ * together stay within the query cap); each distinct (JsonData regex, path) pair once — twice for a `*`
+ * path, whose values are capped at twice a value's size — since different paths hold different values.
+ * Twice a line's budget: a thousand ordinary rules (about 1e4 each) fit, and so do one or two lines near
+ * the line budget.
  */
 export const SET_COST_BUDGET = 2 * COST_BUDGET;
 
-/** Checks every regex of a scanned rule; returns the errors (empty when the rule is fine) and the cost of the regexes not in `counted` yet. */
-function checkRegexes(rule: ScannedRule, line: number, counted: Set<string>): { errors: RestrictionDiagnostic<RestrictionErrorCode>[]; newCost: number } {
-  const errors: RestrictionDiagnostic<RestrictionErrorCode>[] = [];
-  const regexes = [
-    { source: rule.url, column: rule.urlColumn, maxInput: MAX_PATH_BYTES, weight: 1, what: 'URL regex' },
-    ...rule.constraints.map((c, k) => ({
-      source: c.pattern,
-      column: rule.patternColumns[k]!,
-      maxInput: MAX_VALUE_BYTES,
-      // A query string or JSON array holds at most two values at the cap, and each is matched.
-      weight: 2,
-      what: `${c.kind} regex`,
-    })),
+/** One regex of a rule, with what the set budget charges for it. */
+interface ChargedRegex {
+  readonly source: string;
+  readonly column: number;
+  readonly maxInput: number;
+  /** How many values at the cap one request may make it examine. */
+  readonly weight: number;
+  /** What identifies a run that evaluation shares between rules (see SET_COST_BUDGET). */
+  readonly key: string;
+  readonly what: string;
+}
+
+function regexesOf(rule: ScannedRule): ChargedRegex[] {
+  return [
+    { source: rule.url, column: rule.urlColumn, maxInput: MAX_PATH_BYTES, weight: 1, key: `u\0${rule.url}`, what: 'URL regex' },
+    ...rule.constraints.map((c, k): ChargedRegex => {
+      const column = rule.patternColumns[k]!;
+      if (c.kind === 'QueryParam') return { source: c.pattern, column, maxInput: MAX_VALUE_BYTES, weight: 2, key: `q\0${c.pattern}`, what: 'QueryParam regex' };
+      const many = c.everyElement.includes(true);
+      const path = c.path.map((segment, i) => (c.everyElement[i] ? '\0*' : `.${segment}`)).join('');
+      return { source: c.pattern, column, maxInput: MAX_VALUE_BYTES, weight: many ? 2 : 1, key: `j\0${c.pattern}\0${path}`, what: 'JsonData regex' };
+    }),
   ];
+}
+
+/**
+ * Checks every regex of a scanned rule; returns the errors (empty when the rule is fine), the cost of the
+ * runs not in `counted` yet, and the URL regex's own cost.
+ */
+function checkRegexes(rule: ScannedRule, line: number, counted: Set<string>): { errors: RestrictionDiagnostic<RestrictionErrorCode>[]; newCost: number; urlCost: number } {
+  const errors: RestrictionDiagnostic<RestrictionErrorCode>[] = [];
   let lineCost = 0;
   let newCost = 0;
+  let urlCost = Infinity;
   const keys: string[] = [];
-  for (const r of regexes) {
+  for (const r of regexesOf(rule)) {
     const problem = regexProblem(r.source);
     if (problem !== null) {
       errors.push({ line, column: r.column, code: 'invalid_regex', message: `invalid ${r.what}: ${problem}` });
@@ -104,10 +129,10 @@ function checkRegexes(rule: ScannedRule, line: number, counted: Set<string>): { 
       errors.push({ line, column: r.column + verdict.index, code: 'unsafe_regex', message: `unsafe ${r.what}: ${verdict.message}` });
       continue;
     }
+    if (r.what === 'URL regex') urlCost = verdict.cost;
     lineCost += verdict.cost * r.weight;
-    const key = `${r.maxInput}:${r.weight}:${r.source}`;
-    if (!counted.has(key) && !keys.includes(key)) {
-      keys.push(key);
+    if (!counted.has(r.key) && !keys.includes(r.key)) {
+      keys.push(r.key);
       newCost += verdict.cost * r.weight;
     }
   }
@@ -120,7 +145,7 @@ function checkRegexes(rule: ScannedRule, line: number, counted: Set<string>): { 
     });
   }
   if (errors.length === 0) for (const key of keys) counted.add(key);
-  return { errors, newCost: errors.length === 0 ? newCost : 0 };
+  return { errors, newCost: errors.length === 0 ? newCost : 0, urlCost };
 }
 
 /** Scans and vets every line without throwing. */
@@ -133,6 +158,7 @@ export function analyseRestrictions(text: string, options: ParseOptions = {}): A
   const lines = text.split('\n');
   const rules: Rule[] = [];
   const scanned: ScannedRule[] = [];
+  const urlCosts: number[] = [];
   const errors: RestrictionDiagnostic<RestrictionErrorCode>[] = [];
   let ruleCount = 0;
   const counted = new Set<string>();
@@ -149,7 +175,7 @@ export function analyseRestrictions(text: string, options: ParseOptions = {}): A
       errors.push(...result.errors);
       return;
     }
-    const { errors: regexErrors, newCost } = checkRegexes(result.rule, line, counted);
+    const { errors: regexErrors, newCost, urlCost } = checkRegexes(result.rule, line, counted);
     if (regexErrors.length > 0) {
       errors.push(...regexErrors);
       return;
@@ -167,11 +193,12 @@ export function analyseRestrictions(text: string, options: ParseOptions = {}): A
           `(the budget of a set is ${SET_COST_BUDGET.toExponential(1)}); use [^/]* for one path segment instead of .*, or fewer costly lines`,
       });
     }
+    urlCosts.push(urlCost);
     const { methods, url, urlColumn, constraints } = result.rule;
     rules.push(Object.freeze({ line, methods: methods && Object.freeze(methods), url, urlColumn, constraints: Object.freeze(constraints.map((c) => Object.freeze(c))) }));
     scanned.push(result.rule);
   });
-  return { rules, scanned, errors, lineCount: lines.length };
+  return { rules, scanned, errors, lineCount: lines.length, urlCosts };
 }
 
 /**
@@ -185,5 +212,5 @@ export function analyseRestrictions(text: string, options: ParseOptions = {}): A
 export function parseRestrictions(text: string, options: ParseOptions = {}): RestrictionSet {
   const analysis = analyseRestrictions(text, options);
   if (analysis.errors.length > 0) throw new RestrictionSyntaxError(analysis.errors);
-  return new RestrictionSet(analysis.rules, new CompiledSet(analysis.rules));
+  return new RestrictionSet(analysis.rules, new CompiledSet(analysis.rules, analysis.urlCosts));
 }

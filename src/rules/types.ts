@@ -6,7 +6,7 @@ export const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTION
 /** One of {@link METHODS}. */
 export type Method = (typeof METHODS)[number];
 
-/** `[QueryParam::name==regex]`: every value of the query parameter `name` must full-match `pattern`. */
+/** `[QueryParam::name==regex]`: the query parameter `name` must occur exactly once, and its value full-match `pattern`. */
 export interface QueryParamConstraint {
   readonly kind: 'QueryParam';
   /** The literal, case-sensitive parameter name, compared after percent-decoding. */
@@ -17,11 +17,16 @@ export interface QueryParamConstraint {
   readonly column: number;
 }
 
-/** `[JsonData::a.b.0==regex]`: the JSON body value at `path` must full-match `pattern`. */
+/**
+ * `[JsonData::a.b.0==regex]`: the JSON body value at `path` must full-match `pattern`;
+ * `[JsonData::labels.*==regex]`: `labels` must be a non-empty array whose every element matches.
+ */
 export interface JsonDataConstraint {
   readonly kind: 'JsonData';
-  /** The path segments, unescaped (`a\.b.c` is `['a.b', 'c']`). */
+  /** The path segments, unescaped (`a\.b.c` is `['a.b', 'c']`; a `*` segment is `'*'`, and so is `\*`). */
   readonly path: readonly string[];
+  /** True at each segment written `*` (every element of an array), false elsewhere (`\*` is a key named `*`). */
+  readonly everyElement: readonly boolean[];
   /** The regular expression source, as written. */
   readonly pattern: string;
   /** 1-based column of the constraint's `[` in its line. */
@@ -63,18 +68,28 @@ export interface RestrictionRequest {
   body?: unknown;
 }
 
-/** Options of {@link evaluateRestrictions}, mirroring the host router's settings (SPEC §3.2). */
+/** Options of {@link evaluateRestrictions} (SPEC §3.2, §3.3). */
 export interface EvaluateOptions {
   /**
-   * Match the URL regex case-sensitively (Express `case sensitive routing`).
+   * Match URL regexes ignoring ASCII case, as tokenfence did before 0.2. Off, rules match case-sensitively
+   * whatever the router does: Express's case-insensitive routing covers route literals, not the values it
+   * captures (`/issue/jra-1` reaches `:key` as `jra-1`), and an allow-list can only deny more by being
+   * stricter. Value regexes (QueryParam, JsonData) always match case-sensitively.
    * @default false
    */
-  caseSensitive?: boolean;
+  caseInsensitive?: boolean;
   /**
    * Keep a trailing `/` when matching (Express `strict routing`).
    * @default false
    */
   strict?: boolean;
+  /**
+   * The context path that a leading `.*` (`.*?`, `.+`) before the literal start of a path stands for, such
+   * as `/jira`: `.*\/rest/api/2/filter` then matches `/jira/rest/api/2/filter` and nothing else ending in
+   * `/rest/api/2/filter`. Empty, a leading `.*` matches nothing. Write `(?:.*)` for a real wildcard.
+   * @default ''
+   */
+  basePath?: string;
 }
 
 /** Why a request was denied (SPEC §3). */

@@ -401,7 +401,11 @@ describe.each(EXPRESS_FLAVOURS)('tokenGuard on $name', (flavour: ExpressFlavour)
       expect((await send(sensitive.port, { path: '/rest/API/2/issue/KAN-1', headers: [bearer(alice)] })).status).toBe(403);
       expect(errorOf(await send(sensitive.port, { path: '/REST/api/2/issue/KAN-1', headers: [bearer(alice)] })).code).toBe('outside_token_scope');
       const insensitive = await start();
-      expect((await send(insensitive.port, { path: '/REST/API/2/issue/KAN-1', headers: [bearer(alice)] })).status).toBe(200);
+      // Scope follows the app (in scope, so not outside_token_scope); the rules match case-sensitively (SPEC §3.2).
+      expect(errorOf(await send(insensitive.port, { path: '/REST/API/2/issue/KAN-1', headers: [bearer(alice)] })).code).toBe('restricted');
+      expect((await send(insensitive.port, { path: '/REST/api/2/issue/KAN-1', headers: [bearer(open)] })).status).toBe(200);
+      const folding = await start({ caseInsensitiveRules: true });
+      expect((await send(folding.port, { path: '/REST/API/2/issue/KAN-1', headers: [bearer(alice)] })).status).toBe(200);
       const strict = await start({}, { before: (app) => app.set('strict routing', true) });
       expect((await send(strict.port, { path: '/rest/api/2/issue/KAN-1/', headers: [bearer(alice)] })).status).toBe(403);
       expect((await send(insensitive.port, { path: '/rest/api/2/issue/KAN-1/', headers: [bearer(alice)] })).status).toBe(200);
@@ -424,7 +428,8 @@ describe.each(EXPRESS_FLAVOURS)('tokenGuard on $name', (flavour: ExpressFlavour)
         expect((await send(server.port, { path: '/sub/rest/x', headers: [bearer(open)] })).json()).toEqual({ in: 'child' });
         // In the parent it does not.
         expect((await send(server.port, { path: '/REST/x', headers: [bearer(open)] })).json()).toEqual({ in: 'parent' });
-        expect((await send(server.port, { path: '/REST/API/2/issue/KAN-1', headers: [bearer(alice)] })).json()).toEqual({ in: 'parent' });
+        expect(errorOf(await send(server.port, { path: '/REST/API/2/issue/KAN-1', headers: [bearer(alice)] })).code).toBe('restricted');
+        expect((await send(server.port, { path: '/rest/api/2/issue/KAN-1', headers: [bearer(alice)] })).json()).toEqual({ in: 'parent' });
       }
     });
 

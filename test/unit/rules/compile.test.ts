@@ -41,8 +41,8 @@ describe('the trigram index gives the same decisions as trying every rule in ord
           const singles = set.rules.map((r) => parseRestrictions(formatRule(r)));
           for (const [m, p, q] of requests) {
             const request = { method: m, url: p + q };
-            const expected = singles.findIndex((s) => evaluateRestrictions(s, request, { caseSensitive }).allowed);
-            const decision = evaluateRestrictions(set, request, { caseSensitive });
+            const expected = singles.findIndex((s) => evaluateRestrictions(s, request, { caseInsensitive: !caseSensitive }).allowed);
+            const decision = evaluateRestrictions(set, request, { caseInsensitive: !caseSensitive });
             expect(decision.allowed).toBe(expected >= 0);
             if (expected >= 0) expect(decision.line).toBe(expected + 1);
           }

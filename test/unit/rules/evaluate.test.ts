@@ -28,7 +28,7 @@ describe('§3 decisions', () => {
     const d = decide('[POST]/x\n/y\n/x[QueryParam::a==1]', get('/x?a=2'));
     expect(d.explanation).toContain('line 1: method GET is not in [POST]');
     expect(d.explanation).toContain('line 2: path "/x" does not match "/y"');
-    expect(d.explanation).toContain('line 3: QueryParam::a: a value of "a" does not match "1"');
+    expect(d.explanation).toContain('line 3: QueryParam::a: the value of "a" does not match "1"');
     expect(decide('/x[QueryParam::a==1]', get('/x?a=s3cret')).explanation).not.toContain('s3cret');
     expect(decide('/x[JsonData::a==1]', json({ a: 's3cret' })).explanation).not.toContain('s3cret');
     expect(decide('/x', get('/x')).explanation).toBe('allowed by line 1: /x');
@@ -75,11 +75,73 @@ describe('§3.1 canonical path', () => {
   });
 });
 
+describe('§3.3 a leading .* stands for the context path only', () => {
+  test('at the root it matches nothing: .*/rest/x does not admit /anything/rest/x', () => {
+    const rule = '.*/rest/api/2/filter[QueryParam::permissions==true]';
+    expect(decide(rule, get('/rest/api/2/filter?permissions=true')).allowed).toBe(true);
+    expect(decide(rule, get('/rest/api/2/admin/rest/api/2/filter?permissions=true')).allowed).toBe(false);
+    for (const lead of ['.*', '.*?', '.+', '.+?']) {
+      expect(decide(`${lead}/rest/x`, get('/rest/x')).allowed).toBe(true);
+      expect(decide(`${lead}/rest/x`, get('/a/rest/x')).allowed).toBe(false);
+    }
+  });
+
+  test('the seeds form without a slash takes the context path and the slash', () => {
+    const rule = '.*rest/extender/1.0/worklog/user/.*';
+    expect(decide(rule, get('/rest/extender/1.0/worklog/user/bob')).allowed).toBe(true);
+    expect(decide(rule, get('/a/rest/extender/1.0/worklog/user/bob')).allowed).toBe(false);
+    expect(decide(rule, get('/rest/extender/1.0/worklog/user/bob'), { basePath: '/jira' }).allowed).toBe(false);
+    expect(decide(rule, get('/jira/rest/extender/1.0/worklog/user/bob'), { basePath: '/jira' }).allowed).toBe(true);
+  });
+
+  test('basePath is the context path, matched literally', () => {
+    const o = { basePath: '/jira' };
+    expect(decide('.*/rest/x', get('/jira/rest/x'), o).allowed).toBe(true);
+    expect(decide('.*/rest/x', get('/rest/x'), o).allowed).toBe(false);
+    expect(decide('.*/rest/x', get('/jir/rest/x'), o).allowed).toBe(false);
+    expect(decide('.*/rest/x', get('/a/jira/rest/x'), o).allowed).toBe(false);
+    expect(decide('.*/rest/x', get('/j.ra/rest/x'), { basePath: '/j.ra' }).allowed).toBe(true);
+    expect(decide('.*/rest/x', get('/jxra/rest/x'), { basePath: '/j.ra' }).allowed).toBe(false);
+    // Each top-level alternative is read on its own.
+    expect(decide('.*/a|.*/b', get('/jira/b'), o).allowed).toBe(true);
+    expect(decide('.*/a|.*/b', get('/x/b'), o).allowed).toBe(false);
+  });
+
+  test('everything else keeps its meaning: (?:.*) is the explicit any-prefix, and a .* that starts no path stays a wildcard', () => {
+    expect(decide('(?:.*)/rest/x', get('/a/b/rest/x')).allowed).toBe(true);
+    expect(decide('.*', get('/anything/at/all')).allowed).toBe(true);
+    expect(decide('.*\\.json', get('/a/b.json')).allowed).toBe(true);
+    expect(decide('.*a.json', get('/x/ya.json')).allowed).toBe(true);
+    expect(decide('/rest/.*/issue', get('/rest/a/b/issue')).allowed).toBe(true);
+  });
+
+  test('the explanation says what the leading .* stood for', () => {
+    expect(decide('.*/rest/x', get('/a/rest/x')).explanation).toContain('stands for the context path "" only');
+    expect(decide('.*/rest/x', get('/a/rest/x'), { basePath: '/jira' }).explanation).toContain('context path "/jira" only');
+  });
+});
+
 describe('§3.2 mirror the router', () => {
-  test('case-insensitive unless caseSensitive', () => {
-    expect(decide('/rest/api', get('/REST/Api')).allowed).toBe(true);
-    expect(decide('/rest/api', get('/REST/Api'), { caseSensitive: true }).allowed).toBe(false);
-    expect(decide('/rest/api', get('/rest/api'), { caseSensitive: true }).allowed).toBe(true);
+  test('case-sensitive unless caseInsensitive (SPEC §3.2: captured values keep their case)', () => {
+    expect(decide('/rest/api', get('/REST/Api')).allowed).toBe(false);
+    expect(decide('/rest/api/2/issue/JRA-\\d+', get('/rest/api/2/issue/jra-1')).allowed).toBe(false);
+    expect(decide('/rest/api/2/issue/JRA-\\d+', get('/rest/api/2/issue/JRA-1')).allowed).toBe(true);
+    expect(decide('/rest/api', get('/REST/Api'), { caseInsensitive: true }).allowed).toBe(true);
+    expect(decide('/rest/api', get('/rest/api'), { caseInsensitive: true }).allowed).toBe(true);
+  });
+
+  test('a refusal that differs only in case says so', () => {
+    const d = decide('[GET]/rest/api/2/issue/JRA-\\d+\n[GET]/other', get('/rest/api/2/issue/jra-1'));
+    expect(d.allowed).toBe(false);
+    expect(d.explanation).toContain('line 1: path "/rest/api/2/issue/jra-1" does not match "/rest/api/2/issue/JRA-\\\\d+"; it would match ignoring case');
+    expect(d.explanation).not.toMatch(/line 2:.*ignoring case/);
+    expect(decide('[GET]/rest/api/2/issue/JRA-\\d+', get('/rest/api/2/issue/KAN-1')).explanation).not.toContain('ignoring case');
+  });
+
+  test('the removed caseSensitive option is a TypeError that names the replacement', () => {
+    expect(() => decide('/x', get('/x'), { caseSensitive: false } as EvaluateOptions)).toThrow(/caseInsensitive: true/);
+    expect(() => decide('/x', get('/x'), { basePath: 'jira' })).toThrow(TypeError);
+    expect(() => decide('/x', get('/x'), { basePath: '/jira/' })).toThrow(TypeError);
   });
 
   test('one trailing slash dropped unless strict', () => {
@@ -124,7 +186,10 @@ describe('§3.5 QueryParam', () => {
   const rule = '/x[QueryParam::expand==(names|schema)]';
   test.each([
     ['expand=names', true],
-    ['expand=names&expand=schema', true],
+    ['expand=names&expand=schema', false],
+    ['expand=names&expand=names', false],
+    ['expand=names&expand', false],
+    ['expand=names&%65xpand=names', false],
     ['expand=names&expand=all', false],
     ['expand=all&expand=names', false],
     ['other=1', false],
@@ -202,20 +267,53 @@ describe('§3.6 JsonData', () => {
     expect(decide('/x[JsonData::v==0]', json({ v: -0 })).allowed).toBe(true);
     expect(decide('/x[JsonData::v==1\\.5]', json({ v: 1.5 })).allowed).toBe(true);
     expect(decide('/x[JsonData::v==true]', json({ v: true })).allowed).toBe(true);
-    expect(decide('/x[JsonData::v==true]', json({ v: 'true' })).allowed).toBe(true);
     expect(decide('/x[JsonData::v==null]', json({ v: null })).allowed).toBe(true);
+    expect(decide('/x[JsonData::v==tr.*]', json({ v: 'truthy' })).allowed).toBe(true);
     expect(decide('/x[JsonData::v==.*]', json({ v: { a: 1 } })).allowed).toBe(false);
     expect(decide('/x[JsonData::v==.*]', json({})).allowed).toBe(false);
     expect(decide('/x[JsonData::v==Infinity]', json({ v: Infinity })).allowed).toBe(false);
   });
 
-  test('arrays: non-empty, every element a matching scalar; digit segments index arrays', () => {
+  test('a regex that can only match true, false or null means the JSON literal, never a string', () => {
+    for (const [pattern, literal] of [['false', false], ['true', true], ['null', null], ['(true|false)', true], ['(?:fals)e', false]] as const) {
+      const rule = `/x[JsonData::v==${pattern}]`;
+      expect(decide(rule, json({ v: literal })).allowed).toBe(true);
+      expect(decide(rule, json({ v: String(literal) })).allowed).toBe(false);
+      expect(decide(rule, json({ v: [literal] })).allowed).toBe(false);
+      expect(decide(rule, json({ v: [String(literal)] })).allowed).toBe(false);
+    }
+    expect(decide('/x[JsonData::v==false]', json({ v: 'false' })).explanation).toContain('means the JSON literal');
+    // A regex that also matches other text keeps matching strings, "false" among them.
+    expect(decide('/x[JsonData::v==(false|no)]', json({ v: 'no' })).allowed).toBe(true);
+    expect(decide('/x[JsonData::v==(false|no)]', json({ v: 'false' })).allowed).toBe(true);
+    // One that cannot be analysed (a lookahead) refuses only the three words as strings: fail closed.
+    expect(decide('/x[JsonData::v==(?=.)\\w+]', json({ v: 'false' })).allowed).toBe(false);
+    expect(decide('/x[JsonData::v==(?=.)\\w+]', json({ v: false })).allowed).toBe(true);
+    expect(decide('/x[JsonData::v==(?=.)\\w+]', json({ v: 'word' })).allowed).toBe(true);
+  });
+
+  test('an array never satisfies a plain path; `*` is every element of a non-empty array', () => {
     const r = '/x[JsonData::ids==\\d+]';
-    expect(decide(r, json({ ids: [1, '2', 3] })).allowed).toBe(true);
-    expect(decide(r, json({ ids: [1, 'x'] })).allowed).toBe(false);
-    expect(decide(r, json({ ids: [] })).allowed).toBe(false);
-    expect(decide(r, json({ ids: [[1]] })).allowed).toBe(false);
-    expect(decide(r, json({ ids: [{ a: 1 }] })).allowed).toBe(false);
+    expect(decide(r, json({ ids: [1, '2', 3] })).allowed).toBe(false);
+    expect(decide(r, json({ ids: ['1'] })).explanation).toContain('is an array');
+    expect(decide('/x[JsonData::visibility.type==role]', json({ visibility: { type: ['role'] } })).allowed).toBe(false);
+    const every = '/x[JsonData::ids.*==\\d+]';
+    expect(decide(every, json({ ids: [1, '2', 3] })).allowed).toBe(true);
+    expect(decide(every, json({ ids: [1, 'x'] })).allowed).toBe(false);
+    expect(decide(every, json({ ids: [] })).allowed).toBe(false);
+    expect(decide(every, json({ ids: 1 })).allowed).toBe(false);
+    expect(decide(every, json({ ids: [[1]] })).allowed).toBe(false);
+    expect(decide(every, json({ ids: [{ a: 1 }] })).allowed).toBe(false);
+    // eslint-disable-next-line no-sparse-arrays
+    expect(decide(every, json({ ids: [1, , 3] })).allowed).toBe(false);
+    expect(decide('/x[JsonData::items.*.id==[ab]]', json({ items: [{ id: 'a' }, { id: 'b' }] })).allowed).toBe(true);
+    expect(decide('/x[JsonData::items.*.id==[ab]]', json({ items: [{ id: 'a' }, { name: 'b' }] })).allowed).toBe(false);
+    expect(decide('/x[JsonData::m.*.*==1]', json({ m: [[1, 1], [1]] })).allowed).toBe(true);
+    expect(decide('/x[JsonData::m.*.*==1]', json({ m: [[1, 1], []] })).allowed).toBe(false);
+    // `\*` is a key named `*`, and `*` never matches an object's keys.
+    expect(decide('/x[JsonData::m.\\*==1]', json({ m: { '*': 1 } })).allowed).toBe(true);
+    expect(decide('/x[JsonData::m.*==1]', json({ m: { '*': 1 } })).allowed).toBe(false);
+    expect(decide('/x[JsonData::m.*==1]', json({ m: { a: 1 } })).allowed).toBe(false);
     expect(decide('/x[JsonData::items.1.id==b]', json({ items: [{ id: 'a' }, { id: 'b' }] })).allowed).toBe(true);
     expect(decide('/x[JsonData::items.2.id==b]', json({ items: [{ id: 'a' }, { id: 'b' }] })).allowed).toBe(false);
     expect(decide('/x[JsonData::items.01==b]', json({ items: ['a', 'b'] })).allowed).toBe(false);
@@ -232,8 +330,10 @@ describe('§3.6 JsonData', () => {
     expect(decide('/x[JsonData::v==a*]', json({ v: 'a'.repeat(4096) })).allowed).toBe(true);
     expect(decide('/x[JsonData::v==a*]', json({ v: 'a'.repeat(4097) })).allowed).toBe(false);
     expect(decide('/x[JsonData::v==a*]', json({ v: 'é'.repeat(2049) })).allowed).toBe(false);
-    expect(decide('/x[JsonData::v==a*]', json({ v: ['a'.repeat(4000), 'a'.repeat(4000)] })).allowed).toBe(true);
-    expect(decide('/x[JsonData::v==a*]', json({ v: ['a'.repeat(4000), 'a'.repeat(4000), 'a'.repeat(400)] })).allowed).toBe(false);
+    expect(decide('/x[JsonData::v.*==a*]', json({ v: ['a'.repeat(4000), 'a'.repeat(4000)] })).allowed).toBe(true);
+    expect(decide('/x[JsonData::v.*==a*]', json({ v: ['a'.repeat(4000), 'a'.repeat(4000), 'a'.repeat(400)] })).allowed).toBe(false);
+    expect(decide('/x[JsonData::v.*==a*]', json({ v: Array.from({ length: 1024 }, () => '') })).allowed).toBe(true);
+    expect(decide('/x[JsonData::v.*==a*]', json({ v: Array.from({ length: 1025 }, () => '') })).allowed).toBe(false);
   });
 
   test('a body that is not a JSON object never resolves a path', () => {
@@ -260,12 +360,15 @@ describe('case folding mirrors the regex engine', () => {
   test('a non-ASCII character never matches an ASCII one, in the literal fast paths too', () => {
     // U+212A KELVIN SIGN lower-cases to "k" with toLowerCase, but `i` regexes without `u` keep them apart.
     const kelvin = '%E2%84%AA';
-    expect(decide('/k', get(`/${kelvin}`)).allowed).toBe(false);
-    expect(decide('/k.*', get(`/${kelvin}x`)).allowed).toBe(false);
-    expect(decide('/K', get('/k')).allowed).toBe(true);
+    const ci = { caseInsensitive: true };
+    expect(decide('/k', get(`/${kelvin}`), ci).allowed).toBe(false);
+    expect(decide('/k.*', get(`/${kelvin}x`), ci).allowed).toBe(false);
+    expect(decide('/K', get('/k'), ci).allowed).toBe(true);
     const many = Array.from({ length: 30 }, (_, i) => `/park${i}`).join('\n');
-    expect(decide(many, get(`/par${kelvin}7`)).allowed).toBe(false);
-    expect(decide(many, get('/PARK7')).allowed).toBe(true);
+    expect(decide(many, get(`/par${kelvin}7`), ci).allowed).toBe(false);
+    expect(decide(many, get('/PARK7'), ci).allowed).toBe(true);
+    expect(decide(many, get('/PARK7')).allowed).toBe(false);
+    expect(decide(many, get('/park7')).allowed).toBe(true);
   });
 
   test('a literal constraint compares exactly, like its regex', () => {

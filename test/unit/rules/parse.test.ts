@@ -1,4 +1,4 @@
-import { parseRestrictions, RestrictionSyntaxError, type RestrictionDiagnostic } from '../../../src/index.js';
+import { formatRestrictions, lintRestrictions, parseRestrictions, RestrictionSyntaxError, type RestrictionDiagnostic } from '../../../src/index.js';
 
 /** The errors parseRestrictions throws for `text` (fails the test when it does not throw). */
 function errorsOf(text: string, options?: { maxRules?: number }): readonly RestrictionDiagnostic[] {
@@ -34,9 +34,20 @@ describe('parseRestrictions', () => {
       urlColumn: 11,
       constraints: [
         { kind: 'QueryParam', name: 'expand', pattern: '(names|schema)', column: 39 },
-        { kind: 'JsonData', path: ['a.b', 'c', '0'], pattern: 'x', column: 75 },
+        { kind: 'JsonData', path: ['a.b', 'c', '0'], everyElement: [false, false, false], pattern: 'x', column: 75 },
       ],
     });
+  });
+
+  test('a JSON path segment `*` is every element; `\\*` is a key named `*`', () => {
+    const [rule] = parseRestrictions('/x[JsonData::labels.*==a][JsonData::m.\\*.*.k==b][JsonData::a*==c]').rules;
+    expect(rule!.constraints).toMatchObject([
+      { path: ['labels', '*'], everyElement: [false, true] },
+      { path: ['m', '*', '*', 'k'], everyElement: [false, false, true, false] },
+      { path: ['a*'], everyElement: [false] },
+    ]);
+    expect(formatRestrictions(parseRestrictions('/x[JsonData::m.\\*.*==b]'))).toBe('/x[JsonData::m.\\*.*==b]');
+    expect(lintRestrictions('/x[JsonData::a.\\q==b]').errors[0]).toMatchObject({ code: 'invalid_path' });
   });
 
   test('method names are case-insensitive and white space around them is ignored', () => {
