@@ -23,6 +23,8 @@ export type RestrictionWarningCode =
   | 'denylist_pattern'
   | 'shadowed_rule'
   | 'leading_wildcard'
+  | 'context_path'
+  | 'mixed_json_literal'
   | 'duplicate_constraint'
   | 'duplicate_method'
   | 'url_trailing_whitespace'

@@ -1,7 +1,8 @@
 // Lints restriction text: the errors parsing would throw, plus warnings about valid rules that probably misbehave (SPEC §2).
 import { RegExpParser, type AST } from '@eslint-community/regexpp';
 import { DFA, JS, NFA, isDisjointWith } from 'refa';
-import { getFirstConsumedChar } from 'regexp-ast-analysis';
+import { getFirstConsumedChar, toCharSet } from 'regexp-ast-analysis';
+import { contextRanges, contextSource, literalWordsOnly } from './compile.js';
 import type { RestrictionDiagnostic, RestrictionErrorCode, RestrictionWarningCode } from './errors.js';
 import { formatConstraint } from './format.js';
 import { analyseRestrictions } from './parse.js';
@@ -19,7 +20,7 @@ export interface LintResult {
 type Warning = RestrictionDiagnostic<RestrictionWarningCode>;
 
 const parser = new RegExpParser({ ecmaVersion: 2025 });
-const FLAGS = { dotAll: true, ignoreCase: true } as const;
+const FLAGS = { dotAll: true, ignoreCase: false } as const;
 /** Language-inclusion checks give up (and stay silent) past this many automaton states. */
 const MAX_NODES = 2000;
 /** Above this many rules, shadowing is only checked for identical URL regexes (the check is quadratic). */
@@ -53,10 +54,35 @@ function hasNegativeLookaround(pattern: AST.Pattern): boolean {
   return visit(pattern);
 }
 
-/** A DFA of the full-match language of a URL regex, or null when it cannot be built cheaply. */
-function urlAutomaton(source: string): DFA | null {
+const JSON_WORDS = ['true', 'false', 'null'] as const;
+
+/** An example path that a context-path rule does not match: its text after the leading `.*`, behind `/anything`. */
+function anywhere(url: string): string {
+  const rest = url.replace(/^\.[*+]\??/, '');
+  return rest.startsWith('/') ? `/anything${rest}` : `/anything/${rest}`;
+}
+
+/** Whether a URL regex begins with an unbounded repetition that can match `/`: it matches any prefix. */
+function anyPrefix(url: AST.Pattern): boolean {
+  return url.alternatives.some((alt) => {
+    let first = alt.elements[0];
+    while (first?.type === 'Group' && first.alternatives.length === 1 && first.alternatives[0]!.elements.length === 1) first = first.alternatives[0]!.elements[0];
+    if (first?.type !== 'Quantifier' || first.max !== Infinity) return false;
+    const element = first.element;
+    if (element.type !== 'CharacterSet' && element.type !== 'CharacterClass') return false;
+    try {
+      return toCharSet(element as Parameters<typeof toCharSet>[0], FLAGS).has(0x2f);
+    } catch {
+      return false;
+    }
+  });
+}
+
+/** A DFA of the full-match language of a URL regex (a leading `.*` read as the empty context path), or null when it cannot be built cheaply. */
+function urlAutomaton(raw: string): DFA | null {
+  const source = contextSource({ source: raw, context: contextRanges(raw) }, '');
   try {
-    const { expression, maxCharacter } = JS.Parser.fromLiteral({ source, flags: 'si' }, { ecmaVersion: 2025 }).parse({
+    const { expression, maxCharacter } = JS.Parser.fromLiteral({ source, flags: 's' }, { ecmaVersion: 2025 }).parse({
       maxNodes: MAX_NODES,
     });
     return DFA.fromFA(NFA.fromRegex(expression, { maxCharacter }, {}), new DFA.LimitedNodeFactory(MAX_NODES));
@@ -115,13 +141,15 @@ function ruleWarnings(rule: Rule, scanned: ScannedRule): Warning[] {
     if (hasNegativeLookaround(url)) {
       warn(rule.urlColumn, 'denylist_pattern', 'a negative lookaround makes a denylist; tokens are safer with rules that list what is allowed');
     }
-    const [a, b] = url.alternatives.length === 1 ? url.alternatives[0]!.elements : [];
-    if (a?.type === 'Quantifier' && a.max === Infinity && a.element.type === 'CharacterSet' && a.element.kind === 'any' && b?.type === 'Character' && b.value === 0x2f) {
+    if (contextRanges(rule.url).length > 0) {
       warn(
         rule.urlColumn,
-        'leading_wildcard',
-        `the leading \`${a.raw}\` also matches any prefix (such as /anything${rule.url.slice(a.raw.length)}); start the rule at the path, or at your context path`,
+        'context_path',
+        'the leading `.*` stands for the context path only (nothing, or the guard\'s basePath such as /jira), never for other segments: ' +
+          `it does not match ${anywhere(rule.url)}; write (?:.*) for any prefix`,
       );
+    } else if (anyPrefix(url)) {
+      warn(rule.urlColumn, 'leading_wildcard', 'the leading wildcard matches any prefix (such as /anything/…): a token could reach paths you did not mean; start the rule at the path');
     }
     const last = url.alternatives.length === 1 ? url.alternatives[0]!.elements.at(-1) : undefined;
     if (last?.type === 'Character' && last.value === 0x2f && rule.url.length > 1) {
@@ -136,10 +164,20 @@ function ruleWarnings(rule: Rule, scanned: ScannedRule): Warning[] {
   }
   const targets = new Map<string, string>();
   for (const c of rule.constraints) {
-    if (c.kind === 'JsonData' || c.kind === 'QueryParam') {
-      const pattern = parsePattern(c.pattern);
-      if (pattern && hasNegativeLookaround(pattern)) {
-        warn(c.column, 'denylist_pattern', 'a negative lookaround makes a denylist; list the allowed values instead');
+    const pattern = parsePattern(c.pattern);
+    if (pattern && hasNegativeLookaround(pattern)) {
+      warn(c.column, 'denylist_pattern', 'a negative lookaround makes a denylist; list the allowed values instead');
+    }
+    if (c.kind === 'JsonData' && pattern) {
+      const re = new RegExp(`^(?:${c.pattern})$`, 's');
+      const words = JSON_WORDS.filter((w) => re.test(w));
+      if (words.length > 0 && !literalWordsOnly(c.pattern, re)) {
+        warn(
+          c.column,
+          'mixed_json_literal',
+          `the regex matches ${words.join(', ')} and other text, so the JSON string ${JSON.stringify(words[0])} satisfies it as well as the literal ${words[0]}; ` +
+            `a regex that matches only true, false or null means the JSON literal (write ${words[0]} alone in a rule of its own)`,
+        );
       }
     }
     const key = c.kind === 'QueryParam' ? `Q:${c.name}` : `J:${JSON.stringify(c.path)}`;

@@ -487,7 +487,10 @@ export function createTokenService(options: TokenServiceOptions): TokenService {
     if (old.revokedAt !== null) throw new TokenError('invalid_input', 'this token was rotated already and is in its grace period; rotate its replacement');
     // The new token keeps label, restrictions and expiry; its lifetime is checked anew from now.
     const { token, stored } = await issueAt({ owner: old.owner, label: old.label, restrictions: old.restrictions, expiresAt: old.expiresAt }, now, actor, true);
-    await store.update(old.id, { revokedAt: new Date(now.getTime() + grace * 1000) });
+    // Another instance may have revoked it meanwhile: an earlier revocation is kept, never moved later.
+    const current = await store.get(old.id);
+    const graceEnd = new Date(now.getTime() + grace * 1000);
+    if (current !== undefined && (current.revokedAt === null || current.revokedAt > graceEnd)) await store.update(old.id, { revokedAt: graceEnd });
     forget(old.id);
     emit({ type: 'token.rotated', user: actor ?? old.owner, tokenId: old.id, reason: `replaced by ${stored.id}` });
     return { token, record: publicRecord(stored) };
@@ -576,28 +579,36 @@ export function createTokenService(options: TokenServiceOptions): TokenService {
       return oneAtATime(owner, () => rotateNow(id, grace, opts.actor));
     },
 
+    // Revocations run in the owner's turn, like rotations: a rotation with a grace period writes the old
+    // token's revokedAt after inserting its replacement, and a revoke that landed in between was overwritten
+    // (the revoked token lived on for the grace period), and revokeAll missed the replacement.
     async revoke(id, opts = {}) {
-      const stored = await mustGet(id);
-      const now = clock();
-      const updated = stored.revokedAt !== null && stored.revokedAt <= now ? stored : await store.update(stored.id, { revokedAt: now });
-      forget(stored.id);
-      if (!updated) throw new TokenError('not_found', notFound(id));
-      if (updated !== stored) emit({ type: 'token.revoked', user: opts.actor ?? stored.owner, tokenId: stored.id });
-      return publicRecord(updated, pending.get(updated.id));
+      const { owner } = await mustGet(id);
+      return oneAtATime(owner, async () => {
+        const stored = await mustGet(id);
+        const now = clock();
+        const updated = stored.revokedAt !== null && stored.revokedAt <= now ? stored : await store.update(stored.id, { revokedAt: now });
+        forget(stored.id);
+        if (!updated) throw new TokenError('not_found', notFound(id));
+        if (updated !== stored) emit({ type: 'token.revoked', user: opts.actor ?? stored.owner, tokenId: stored.id });
+        return publicRecord(updated, pending.get(updated.id));
+      });
     },
 
     async revokeAll(owner, opts = {}) {
       await init();
-      const now = clock();
-      let count = 0;
-      for (const t of await store.listByOwner(owner)) {
-        if (!isLive(t, now)) continue;
-        await store.update(t.id, { revokedAt: now });
-        forget(t.id);
-        emit({ type: 'token.revoked', user: opts.actor ?? owner, tokenId: t.id });
-        count++;
-      }
-      return count;
+      return oneAtATime(owner, async () => {
+        const now = clock();
+        let count = 0;
+        for (const t of await store.listByOwner(owner)) {
+          if (!isLive(t, now)) continue;
+          await store.update(t.id, { revokedAt: now });
+          forget(t.id);
+          emit({ type: 'token.revoked', user: opts.actor ?? owner, tokenId: t.id });
+          count++;
+        }
+        return count;
+      });
     },
 
     async purgeExpired() {

@@ -17,7 +17,11 @@ describe('lintRestrictions', () => {
     ['rest/api/2/issue/.*', 'unmatchable_url'],
     ['(?!/admin).*', 'denylist_pattern'],
     ['/x[QueryParam::a==(?!admin).*]', 'denylist_pattern'],
-    ['.*/rest/api/2/issue/.*', 'leading_wildcard'],
+    ['.*/rest/api/2/issue/.*', 'context_path'],
+    ['.*rest/extender/1.0/worklog/user/.*', 'context_path'],
+    ['(?:.*)/rest/api/2/issue/.*', 'leading_wildcard'],
+    ['[GET][\\s\\S]*/rest/x', 'leading_wildcard'],
+    ['/x[JsonData::v==(false|no)]', 'mixed_json_literal'],
     ['/x[QueryParam::a==1][QueryParam::a==1]', 'duplicate_constraint'],
     ['/x[JsonData::a.b==1][JsonData::a.b==2]', 'duplicate_constraint'],
     ['[GET,get]/x', 'duplicate_method'],
@@ -41,8 +45,22 @@ describe('lintRestrictions', () => {
     expect(codes('[HEAD]/x\n[GET]/x')).toEqual([]);
   });
 
-  test('ordinary SPEC examples only get the leading wildcard note', () => {
+  test('ordinary SPEC examples only get the context path note', () => {
     const result = lintRestrictions('.*/rest/api/2/filter[JsonData::editable==false][JsonData::favourite==false]');
-    expect(result.warnings.map((w) => w.code)).toEqual(['leading_wildcard']);
+    expect(result.warnings.map((w) => w.code)).toEqual(['context_path']);
+    expect(result.warnings[0]!.message).toContain('does not match /anything/rest/api/2/filter');
+    expect(lintRestrictions('.*rest/x/.*').warnings[0]!.message).toContain('does not match /anything/rest/x/');
+  });
+
+  test('a JSON literal alone, or text that cannot be a literal, is no mixed literal', () => {
+    for (const text of ['/x[JsonData::v==false]', '/x[JsonData::v==(true|false)]', '/x[JsonData::v==yes]', '/x[QueryParam::v==(false|no)]']) {
+      expect(lintRestrictions(text).warnings.map((w) => w.code)).not.toContain('mixed_json_literal');
+    }
+  });
+
+  test('shadowing reads a leading .* as the context path', () => {
+    // .*/rest/.* no longer covers (?:.*)/a/rest/x, which matches any prefix.
+    expect(codes('.*/rest/.*\n(?:.*)/a/rest/x')).toEqual(['1:context_path', '2:leading_wildcard']);
+    expect(codes('.*/rest/.*\n/rest/x')).toEqual(['1:context_path', '2:shadowed_rule']);
   });
 });

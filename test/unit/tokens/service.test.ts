@@ -601,6 +601,71 @@ describe('revocation during a rotation grace period', () => {
     expect(await tokens.verify(old.token)).toEqual({ ok: false, reason: 'revoked' });
     expect(await tokens.verify(replacement.token)).toEqual({ ok: false, reason: 'revoked' });
   });
+
+  /** A memory store whose inserts wait for `release()`, so a call can land while a rotation is half done. */
+  function slowInserts() {
+    const store = new MemoryTokenStore();
+    let slow = false;
+    let release: () => void = () => undefined;
+    let began: () => void = () => undefined;
+    const started = new Promise<void>((resolve) => (began = resolve));
+    const insert = store.insert.bind(store);
+    store.insert = async (token) => {
+      if (slow) {
+        began();
+        await new Promise<void>((resolve) => (release = resolve));
+      }
+      return insert(token);
+    };
+    /** `started` resolves when an insert begins to wait. */
+    return { store, slowDown: () => void (slow = true), release: () => release(), started };
+  }
+
+  test('a revoke that lands while a rotation is inserting the replacement is not undone by it', async () => {
+    const { store, slowDown, release, started } = slowInserts();
+    const tokens = createTokenService({ store });
+    const old = await tokens.issue({ owner: 'alice', label: 'CI' });
+    slowDown();
+    const rotation = tokens.rotate(old.record.id, { graceSeconds: 3600 });
+    await started;
+    const revocation = tokens.revoke(old.record.id);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    release();
+    await Promise.all([rotation, revocation]);
+    expect(await tokens.verify(old.token)).toEqual({ ok: false, reason: 'revoked' });
+    await tokens.close();
+  });
+
+  test('revokeAll that lands while a rotation is inserting the replacement stops the replacement too', async () => {
+    const { store, slowDown, release, started } = slowInserts();
+    const tokens = createTokenService({ store });
+    const old = await tokens.issue({ owner: 'alice', label: 'CI' });
+    slowDown();
+    const rotation = tokens.rotate(old.record.id, { graceSeconds: 3600 });
+    await started;
+    const all = tokens.revokeAll('alice');
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    release();
+    const [replacement] = await Promise.all([rotation, all]);
+    expect(await tokens.verify(old.token)).toEqual({ ok: false, reason: 'revoked' });
+    expect(await tokens.verify(replacement.token)).toEqual({ ok: false, reason: 'revoked' });
+    await tokens.close();
+  });
+
+  test('a rotation keeps an earlier revocation written by another instance meanwhile', async () => {
+    const { store, slowDown, release, started } = slowInserts();
+    const tokens = createTokenService({ store, recordCacheMs: 0 });
+    const other = createTokenService({ store, recordCacheMs: 0 });
+    const old = await tokens.issue({ owner: 'alice', label: 'CI' });
+    slowDown();
+    const rotation = tokens.rotate(old.record.id, { graceSeconds: 3600 });
+    await started;
+    await other.revoke(old.record.id);
+    release();
+    await rotation;
+    expect(await tokens.verify(old.token)).toEqual({ ok: false, reason: 'revoked' });
+    await Promise.all([tokens.close(), other.close()]);
+  });
 });
 
 describe('every mutator drops the cached row at once (within recordCacheMs)', () => {
