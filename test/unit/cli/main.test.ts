@@ -54,6 +54,66 @@ describe('tokenfence check', () => {
     expect(r.err).toContain('<text>:2:2 unknown_method');
   });
 
+  test('rules match case-sensitively by default; the denial says it would match ignoring case', async () => {
+    const r = await cli('check', '--text', '[GET]/rest/api/2/issue/JRA-\\d+', '-X', 'GET', '--url', '/rest/api/2/issue/jra-1');
+    expect(r.code).toBe(1);
+    expect(r.out).toMatch(/^DENIED \(no_rule_matched\)\n.*line 1: .*it would match ignoring case/s);
+  });
+
+  test('--case-insensitive matches URL regexes ignoring case, but not query values', async () => {
+    const r = await cli('check', '--text', '[GET]/rest/api/2/issue/JRA-\\d+', '-X', 'GET', '--url', '/rest/api/2/issue/jra-1', '--case-insensitive');
+    expect(r).toMatchObject({ code: 0, err: '' });
+    expect(r.out).toMatch(/^ALLOWED \(line 1\)\n/);
+    const value = await cli('check', '--text', '/rest/q[QueryParam::v==abc]', '-X', 'GET', '--url', '/REST/Q?v=ABC', '--case-insensitive');
+    expect(value.code).toBe(1);
+    expect(value.out).toMatch(/QueryParam::v: the value of "v" does not match "abc"/);
+  });
+
+  test('--case-sensitive is gone: an unknown option, exit 2, with a hint at --case-insensitive', async () => {
+    const r = await cli('check', '--text', '/x', '-X', 'GET', '--url', '/x', '--case-sensitive');
+    expect(r.code).toBe(2);
+    expect(r.out).toBe('');
+    expect(r.err).toMatch(/unknown option '--case-sensitive'/);
+    expect(r.err).toMatch(/Did you mean --case-insensitive\?/);
+  });
+
+  test('a leading .* stands for no context path by default', async () => {
+    const r = await cli('check', '--text', '.*/rest/api/2/filter', '-X', 'GET', '--url', '/jira/rest/api/2/filter');
+    expect(r.code).toBe(1);
+    expect(r.out).toContain('its leading wildcard stands for the context path "" only');
+    expect((await cli('check', '--text', '.*/rest/api/2/filter', '-X', 'GET', '--url', '/rest/api/2/filter')).code).toBe(0);
+  });
+
+  test('--base-path gives the context path a leading .* stands for', async () => {
+    const args = ['check', '--text', '.*/rest/api/2/filter[QueryParam::permissions==true]', '-X', 'DELETE', '--base-path', '/jira'];
+    const r = await cli(...args, '--url', '/jira/rest/api/2/filter?permissions=true');
+    expect(r).toMatchObject({ code: 0, err: '' });
+    expect(r.out).toMatch(/^ALLOWED \(line 1\)\n/);
+    const root = await cli(...args, '--url', '/rest/api/2/filter?permissions=true');
+    expect(root.code).toBe(1);
+    expect(root.out).toContain('its leading wildcard stands for the context path "/jira" only');
+    const nested = await cli(...args, '--url', '/jira/rest/api/2/admin/rest/api/2/filter?permissions=true');
+    expect(nested.code).toBe(1);
+  });
+
+  test('a --base-path that is not a context path, or a missing value, exits 2', async () => {
+    const bad = await cli('check', '--text', '.*/x', '-X', 'GET', '--url', '/x', '--base-path', 'jira/');
+    expect(bad.code).toBe(2);
+    expect(bad.out).toBe('');
+    expect(bad.err).toMatch(/basePath must be '' or a context path/);
+    const missing = await cli('check', '--text', '.*/x', '-X', 'GET', '--url', '/x', '--base-path');
+    expect(missing.code).toBe(2);
+    expect(missing.err).toMatch(/argument missing/);
+  });
+
+  test('the help lists --case-insensitive and --base-path, not --case-sensitive', async () => {
+    const r = await cli('check', '--help');
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/--case-insensitive/);
+    expect(r.out).toMatch(/--base-path <path>/);
+    expect(r.out).not.toMatch(/--case-sensitive/);
+  });
+
   test('usage errors exit 2: both or neither rule source, bad JSON body, missing option', async () => {
     expect((await cli('check', '--method', 'GET', '--url', '/x')).code).toBe(2);
     expect((await cli('check', '--text', '/x', '--rules', rulesFile, '--method', 'GET', '--url', '/x')).code).toBe(2);
