@@ -70,7 +70,7 @@ export interface TokenGuardOptions {
   /** Keep a trailing `/` when matching scope and rules. @default the host app's `strict routing` setting */
   strict?: boolean;
   /**
-   * Match restriction URL regexes ignoring ASCII case, as tokenfence 0.1 did in a case-insensitive app.
+   * Match restriction URL regexes ignoring case (the regex `i` flag), as tokenfence 0.1 did in a case-insensitive app.
    * Off, rules match case-sensitively whatever the router does: Express's case-insensitive routing covers
    * route literals, not the values it captures (`/issue/jra-1` reaches `:key` as `jra-1`), and an
    * allow-list can only deny more by being stricter. Value regexes always match case-sensitively.

@@ -153,9 +153,11 @@ const SEGMENT_CHAR = /^[A-Za-z0-9_~-]$/;
 
 /**
  * The leading wildcards of a URL regex that stand for the context path (SPEC §3.3): in each top-level
- * alternative, a `.*`, `.*?`, `.+` or `.+?` directly followed by a literal `/`, or by a literal run of
- * segment characters and then a literal `/` (`.*rest/extender/…`). Anything else is left as written:
- * `(?:.*)/x` is the explicit way to match any prefix.
+ * alternative (after any `^`, and inside a leading group of alternatives, each read the same way), a `.*`,
+ * `.*?`, `.+` or `.+?` directly followed by a literal `/` (also `\/`, `[/]`, or a group whose every
+ * alternative starts with one), or by a literal run of segment characters and then a literal `/` (the
+ * seeds' `.*rest/extender/…`). Anything else is left as written: a group that holds nothing but the
+ * wildcard, `(?:.*)/x` or `(.*)/x`, is the explicit way to match any prefix.
  */
 export function contextRanges(source: string): ContextRange[] {
   let pattern: AST.Pattern;
@@ -165,16 +167,39 @@ export function contextRanges(source: string): ContextRange[] {
     return [];
   }
   const ranges: ContextRange[] = [];
-  for (const alt of pattern.alternatives) {
-    const [first, ...rest] = alt.elements;
-    if (first?.type !== 'Quantifier' || first.max !== Infinity || first.min > 1) continue;
-    if (first.element.type !== 'CharacterSet' || first.element.kind !== 'any') continue;
-    const next = rest[0];
-    if (next?.type !== 'Character') continue;
-    if (next.value === 0x2f) ranges.push({ start: first.start, end: first.end, slash: false });
+  collectContext(pattern.alternatives, ranges);
+  return ranges.sort((x, y) => x.start - y.start);
+}
+
+const isWildcard = (el: AST.Element | undefined): el is AST.Quantifier =>
+  el?.type === 'Quantifier' && el.max === Infinity && el.min <= 1 && el.element.type === 'CharacterSet' && el.element.kind === 'any';
+
+function collectContext(alternatives: readonly AST.Alternative[], ranges: ContextRange[]): void {
+  for (const alt of alternatives) {
+    let k = 0;
+    while (alt.elements[k]?.type === 'Assertion' && (alt.elements[k] as AST.Assertion).kind === 'start') k++;
+    const first = alt.elements[k];
+    const rest = alt.elements.slice(k + 1);
+    if ((first?.type === 'Group' || first?.type === 'CapturingGroup') && !(first.alternatives.length === 1 && first.alternatives[0]!.elements.length === 1 && isWildcard(first.alternatives[0]!.elements[0]))) {
+      collectContext(first.alternatives, ranges);
+      continue;
+    }
+    if (!isWildcard(first)) continue;
+    if (startsWithSlash(rest)) ranges.push({ start: first.start, end: first.end, slash: false });
     else if (endsRunWithSlash(rest)) ranges.push({ start: first.start, end: first.end, slash: true });
   }
-  return ranges;
+}
+
+/** Whether `elements` begin with a literal `/`: `/`, `\/`, `[/]`, or a group whose every alternative does. */
+function startsWithSlash(elements: readonly AST.Element[]): boolean {
+  const el = elements[0];
+  if (el === undefined) return false;
+  if (el.type === 'Character') return el.value === 0x2f;
+  if (el.type === 'CharacterClass') {
+    return !el.negate && el.elements.length > 0 && el.elements.every((c) => c.type === 'Character' && c.value === 0x2f);
+  }
+  if (el.type === 'Group' || el.type === 'CapturingGroup') return el.alternatives.every((a) => startsWithSlash(a.elements));
+  return false;
 }
 
 /** Whether a run of segment characters at the start of `elements` is ended by a literal `/`. */

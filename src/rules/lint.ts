@@ -65,8 +65,10 @@ function anywhere(url: string): string {
 /** Whether a URL regex begins with an unbounded repetition that can match `/`: it matches any prefix. */
 function anyPrefix(url: AST.Pattern): boolean {
   return url.alternatives.some((alt) => {
-    let first = alt.elements[0];
-    while (first?.type === 'Group' && first.alternatives.length === 1 && first.alternatives[0]!.elements.length === 1) first = first.alternatives[0]!.elements[0];
+    let first = alt.elements.find((el) => !(el.type === 'Assertion' && el.kind === 'start'));
+    while ((first?.type === 'Group' || first?.type === 'CapturingGroup') && first.alternatives.length === 1 && first.alternatives[0]!.elements.length === 1) {
+      first = first.alternatives[0]!.elements[0];
+    }
     if (first?.type !== 'Quantifier' || first.max !== Infinity) return false;
     const element = first.element;
     if (element.type !== 'CharacterSet' && element.type !== 'CharacterClass') return false;

@@ -71,7 +71,8 @@ export interface RestrictionRequest {
 /** Options of {@link evaluateRestrictions} (SPEC §3.2, §3.3). */
 export interface EvaluateOptions {
   /**
-   * Match URL regexes ignoring ASCII case, as tokenfence did before 0.2. Off, rules match case-sensitively
+   * Match URL regexes ignoring case (the regex `i` flag, as Express's case-insensitive routing does; a
+   * non-ASCII letter folds too, but never onto an ASCII one), as tokenfence did before 0.2. Off, rules match case-sensitively
    * whatever the router does: Express's case-insensitive routing covers route literals, not the values it
    * captures (`/issue/jra-1` reaches `:key` as `jra-1`), and an allow-list can only deny more by being
    * stricter. Value regexes (QueryParam, JsonData) always match case-sensitively.

@@ -107,6 +107,16 @@ describe('§3.3 a leading .* stands for the context path only', () => {
     expect(decide('.*/a|.*/b', get('/x/b'), o).allowed).toBe(false);
   });
 
+  test('other spellings of the same rule read the same: ^.*, [/], a group that starts with /, a leading group of alternatives', () => {
+    for (const rule of ['^.*/rest/x', '.*[/]rest/x', '.*\\/rest/x', '.*(?:/rest/x)', '(?:.*/rest/x|.*/rest/y)', '(.*/rest/x)', '.*(?:/rest/x|/rest/y)']) {
+      expect([rule, decide(rule, get('/rest/x')).allowed]).toEqual([rule, true]);
+      expect([rule, decide(rule, get('/a/b/rest/x')).allowed]).toEqual([rule, false]);
+      expect([rule, decide(rule, get('/rest/x/rest/x')).allowed]).toEqual([rule, false]);
+    }
+    // A group that holds nothing but the wildcard is the explicit any-prefix, captured or not.
+    for (const rule of ['(?:.*)/rest/x', '(.*)/rest/x', '^(?:.*)/rest/x']) expect([rule, decide(rule, get('/a/b/rest/x')).allowed]).toEqual([rule, true]);
+  });
+
   test('everything else keeps its meaning: (?:.*) is the explicit any-prefix, and a .* that starts no path stays a wildcard', () => {
     expect(decide('(?:.*)/rest/x', get('/a/b/rest/x')).allowed).toBe(true);
     expect(decide('.*', get('/anything/at/all')).allowed).toBe(true);
