@@ -50,6 +50,13 @@ function headerLines(req: IncomingMessage, name: string): number {
   return count;
 }
 
+/** `req.baseUrl + req.url`: where the router that runs the guard dispatches the request. */
+export function seenTarget(req: GuardRequest): string {
+  const base = requestProperty(req, 'baseUrl');
+  const url = requestProperty(req, 'url');
+  return `${typeof base === 'string' ? base : ''}${typeof url === 'string' ? url : ''}`;
+}
+
 /**
  * Every target the request could be dispatched to (SPEC §5): the target as received (`originalUrl`), the
  * `baseUrl + url` the guard sees (a host middleware before it may have rewritten `req.url`), and the path
@@ -58,10 +65,8 @@ function headerLines(req: IncomingMessage, name: string): number {
  */
 export function dispatchTargets(req: GuardRequest, original: string, headers: IncomingHttpHeaders): string[] | string {
   const targets = [original];
-  const base = requestProperty(req, 'baseUrl');
-  const url = requestProperty(req, 'url');
-  const seen = `${typeof base === 'string' ? base : ''}${typeof url === 'string' ? url : ''}`;
-  if (seen !== original) targets.push(seen);
+  const seen = seenTarget(req);
+  if (seen !== original && !isAddedSlash(original, seen)) targets.push(seen);
   for (const name of REWRITE_HEADERS) {
     const value = headers[name];
     if (value === undefined) continue;
@@ -72,6 +77,16 @@ export function dispatchTargets(req: GuardRequest, original: string, headers: In
   return targets;
 }
 const REWRITE_HEADERS = ['x-original-url', 'x-rewrite-url'] as const;
+
+/**
+ * Whether `seen` is `original` with a `/` after its path: what Express makes of a request for exactly a
+ * mount path (`/rest?x=1` reaches a Router mounted at `/rest` as `/` under baseUrl `/rest`). It routes
+ * the same request, so it is no second target (under strict routing it would be refused as one).
+ */
+function isAddedSlash(original: string, seen: string): boolean {
+  const path = pathPart(original);
+  return seen.length === original.length + 1 && seen.startsWith(path) && seen.charCodeAt(path.length) === 0x2f && seen.endsWith(original.slice(path.length));
+}
 
 /** The path part of a target (no query). */
 export function pathPart(target: string): string {

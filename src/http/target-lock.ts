@@ -52,8 +52,20 @@ function stateOf(target: object): TargetState {
 const fullTarget = (state: TargetState): string => `${typeof state.baseUrl === 'string' ? state.baseUrl : ''}${String(state.url)}`;
 
 function isApproved(state: TargetState, target: string): boolean {
-  for (const lock of state.locks) if (!lock.approved.includes(target)) return false;
+  for (const lock of state.locks) if (!lock.approved.includes(target) && !isMountRoot(state, lock.approved)) return false;
   return true;
+}
+
+/**
+ * Whether the request is an approved target as Express routes one for exactly a mount path: `/rest/api?x=1`
+ * reaches a Router mounted at `/rest/api` as url `/?x=1` under that baseUrl. The `/` is Express's, not a
+ * second path (under strict routing `/rest/api/` would be one).
+ */
+function isMountRoot(state: TargetState, approved: readonly string[]): boolean {
+  const { baseUrl, url } = state;
+  if (typeof baseUrl !== 'string' || baseUrl === '' || typeof url !== 'string') return false;
+  if (url !== '/' && !url.startsWith('/?')) return false;
+  return approved.includes(baseUrl + url.slice(1));
 }
 
 /** Asks every guard about `baseUrl + url`; throws when one refuses. */

@@ -415,4 +415,30 @@ describe.each(EXPRESS_FLAVOURS)('request targets on $name', (flavour: ExpressFla
       expect(hits).toEqual([]);
     });
   });
+
+  describe('a request for exactly a mount path under strict routing', () => {
+    it('Express routes it as `/` under the mount, which is the same request, not a second target', async () => {
+      const hits: Hit[] = [];
+      const errors: unknown[] = [];
+      const strictTokens = { exact: (await tokens.issue({ owner: 'alice', label: 'exact', restrictions: '[GET]/rest/api' })).token };
+      for (const guardInside of [false, true]) {
+        const app = flavour.create();
+        app.set('strict routing', true);
+        const router = flavour.router({ strict: true });
+        if (guardInside) router.use(guard({ strict: true }));
+        else app.use(guard());
+        router.get('/', record(hits, 'mount root'));
+        app.use('/rest/api', router);
+        app.use(hostErrorHandler(errors));
+        const { base } = await serve(app);
+        hits.length = 0;
+        const r = await request(base).get('/rest/api?x=1').set(...bearer(strictTokens.exact));
+        expect([guardInside, outcome(r)]).toEqual([guardInside, { status: 200, body: { reached: 'mount root' } }]);
+        expect(hits).toEqual([expect.objectContaining({ baseUrl: '/rest/api', url: '/?x=1', originalUrl: '/rest/api?x=1' })]);
+        // The trailing-slash form is another path under strict routing, and these rules do not allow it.
+        expect(outcome(await request(base).get('/rest/api/?x=1').set(...bearer(strictTokens.exact)))).toMatchObject(byGuard(403, 'restricted'));
+      }
+      expect(errors).toEqual([]);
+    });
+  });
 });

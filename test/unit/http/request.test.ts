@@ -1,6 +1,6 @@
 // What the guard reads off a request: target, routing settings, candidate methods, client details.
 import type { GuardRequest } from '../../../src/http/request';
-import { candidateMethods, clientIp, pathPart, requestIdOf, routingOf, settingsOf, targetOf, userAgentOf } from '../../../src/http/request';
+import { candidateMethods, clientIp, dispatchTargets, pathPart, requestIdOf, routingOf, settingsOf, targetOf, userAgentOf } from '../../../src/http/request';
 
 const req = (over: Partial<GuardRequest> & { headers?: Record<string, string> }): GuardRequest => ({ method: 'GET', url: '/', headers: {}, ...over }) as unknown as GuardRequest;
 
@@ -10,6 +10,31 @@ describe('targetOf and pathPart', () => {
     expect(targetOf(req({ url: '/api?x' }))).toBe('/api?x');
     expect(pathPart('/a/b?c=d?e')).toBe('/a/b');
     expect(pathPart('/a')).toBe('/a');
+  });
+});
+
+describe('dispatchTargets', () => {
+  const withHeaders = (over: Partial<GuardRequest>, pairs: Array<[string, string]>) => {
+    const headers: Record<string, string> = {};
+    for (const [name, value] of pairs) headers[name.toLowerCase()] = headers[name.toLowerCase()] === undefined ? value : `${headers[name.toLowerCase()]}, ${value}`;
+    return req({ ...over, headers, rawHeaders: pairs.flat() } as Partial<GuardRequest>);
+  };
+  it('is the target as received, once, when nothing rewrote it', () => {
+    expect(dispatchTargets(withHeaders({ url: '/api/x?q=1', baseUrl: '/rest' } as Partial<GuardRequest>, []), '/rest/api/x?q=1', {})).toEqual(['/rest/api/x?q=1']);
+    expect(dispatchTargets(withHeaders({ url: '/rest/x' }, []), '/rest/x', {})).toEqual(['/rest/x']);
+  });
+  it('adds the baseUrl + url it sees when a host rewrote req.url before the guard, but not Express’s / after a mount path', () => {
+    expect(dispatchTargets(withHeaders({ url: '/rest/admin' }, []), '/rest/x', {})).toEqual(['/rest/x', '/rest/admin']);
+    expect(dispatchTargets(withHeaders({ url: '/?q=1', baseUrl: '/rest/api' } as Partial<GuardRequest>, []), '/rest/api?q=1', {})).toEqual(['/rest/api?q=1']);
+    expect(dispatchTargets(withHeaders({ url: '/?q=2', baseUrl: '/rest/api' } as Partial<GuardRequest>, []), '/rest/api?q=1', {})).toEqual(['/rest/api?q=1', '/rest/api/?q=2']);
+  });
+  it('adds the path of X-Original-URL and X-Rewrite-URL, absolute ones without scheme and host; one sent twice is ambiguous', () => {
+    const r = withHeaders({ url: '/rest/x' }, [['X-Original-URL', '/rest/admin?a=1'], ['X-Rewrite-URL', 'https://evil.example:8443/admin']]);
+    expect(dispatchTargets(r, '/rest/x', r.headers)).toEqual(['/rest/x', '/rest/admin?a=1', '/admin']);
+    const twice = withHeaders({ url: '/rest/x' }, [['x-original-url', '/rest/x'], ['X-Original-Url', '/admin']]);
+    expect(dispatchTargets(twice, '/rest/x', twice.headers)).toBe('the request has more than one x-original-url header');
+    const same = withHeaders({ url: '/rest/x' }, [['X-Original-URL', '/rest/x']]);
+    expect(dispatchTargets(same, '/rest/x', same.headers)).toEqual(['/rest/x']);
   });
 });
 
