@@ -38,7 +38,8 @@ const SHAPES = [
   {
     name: 'comment POST + JsonData',
     line: (i) => `[POST].*/rest/api/2/issue/PROJ-${i}/comment[JsonData::visibility.type==role]`,
-    policy: (i) => ({ act: casbinMethods(['POST']), obj: `^.*/rest/api/2/issue/PROJ-${i}/comment$` }),
+    // A leading .* stands for the context path, here none (SPEC §3.3): casbin gets the same meaning.
+    policy: (i) => ({ act: casbinMethods(['POST']), obj: `^/rest/api/2/issue/PROJ-${i}/comment$` }),
     request: (i) => ({
       method: 'POST',
       url: `/rest/api/2/issue/PROJ-${i}/comment`,
@@ -56,7 +57,7 @@ const SHAPES = [
   {
     name: 'project, any method',
     line: (i) => `.*/rest/api/2/project/P${i}/.*`,
-    policy: (i) => ({ act: casbinMethods(null), obj: `^.*/rest/api/2/project/P${i}/.*$` }),
+    policy: (i) => ({ act: casbinMethods(null), obj: `^/rest/api/2/project/P${i}/.*$` }),
     request: (i) => ({ method: 'GET', url: `/rest/api/2/project/P${i}/versions?startAt=0&maxResults=50` }),
   },
   {
@@ -258,8 +259,9 @@ export async function run({ log = () => {} } = {}) {
     '  request target (and the parsed JSON body) and canonicalizes the path and parses the query itself. JsonData',
     '  constraints have no casbin equivalent: for those rules casbin checks method and path only. So casbin answers',
     '  the same first-match question on every request, with less work per request.',
-    '- tokenfence runs with default options (case-insensitive, non-strict routing: Express defaults); every request',
-    '  is written in the rules\' case and without a trailing slash, so both engines see the same question.',
+    '- tokenfence runs with default options (case-sensitive rules, non-strict routing, no context path); every',
+    '  request is written in the rules\' case and without a trailing slash, and casbin\'s policy for a line with a',
+    '  leading `.*` (which stands for the context path in tokenfence) has none, so both engines answer the same question.',
     '- Before timing, both engines must agree on allow/deny for every request and tokenfence must name the expected',
     '  line; otherwise the section aborts.',
     `- Median of per-batch µs/op; batches of ~4 ms, interleaved tokenfence/casbin (alternating order), after warm-up.`,

@@ -104,13 +104,19 @@ function checkQuery(c: CompiledQueryParam, subject: Subject): QueryMiss {
   return valueMatches(c.value, values[0]!) ? QueryMiss.None : QueryMiss.Mismatch;
 }
 
-function queryMiss(compiled: CompiledSet, c: CompiledQueryParam, subject: Subject): QueryMiss {
-  if (compiled.slotStamp[c.slot] === compiled.queryStamp) return compiled.slotResult[c.slot]!;
-  const miss = checkQuery(c, subject);
-  compiled.slotStamp[c.slot] = compiled.queryStamp;
+/**
+ * A constraint's result from the per-request memo, checked on first use. `stamp` is the query's stamp for
+ * QueryParam slots and the request's for JsonData slots.
+ */
+function memoized<C extends { readonly slot: number }>(compiled: CompiledSet, stamp: number, c: C, subject: Subject, check: (c: C, subject: Subject) => number): number {
+  if (compiled.slotStamp[c.slot] === stamp) return compiled.slotResult[c.slot]!;
+  const miss = check(c, subject);
+  compiled.slotStamp[c.slot] = stamp;
   compiled.slotResult[c.slot] = miss;
   return miss;
 }
+
+const queryMiss = (compiled: CompiledSet, c: CompiledQueryParam, subject: Subject): QueryMiss => memoized(compiled, compiled.queryStamp, c, subject, checkQuery);
 
 function describeQueryMiss(miss: QueryMiss, c: CompiledQueryParam, subject: Subject): string {
   const name = show(c.name);
@@ -223,13 +229,7 @@ function checkJson(c: CompiledJsonData, subject: Subject): JsonMiss {
   return walkMiss(c, subject.body, 0, { elements: 0, bytes: 0 });
 }
 
-function jsonMiss(compiled: CompiledSet, c: CompiledJsonData, subject: Subject): JsonMiss {
-  if (compiled.slotStamp[c.slot] === compiled.jsonStamp) return compiled.slotResult[c.slot]!;
-  const miss = checkJson(c, subject);
-  compiled.slotStamp[c.slot] = compiled.jsonStamp;
-  compiled.slotResult[c.slot] = miss;
-  return miss;
-}
+const jsonMiss = (compiled: CompiledSet, c: CompiledJsonData, subject: Subject): JsonMiss => memoized(compiled, compiled.jsonStamp, c, subject, checkJson);
 
 function describeJsonMiss(miss: JsonMiss, c: CompiledJsonData, subject: Subject): string {
   const where = show(c.path.map((s, i) => (c.everyElement[i] ? '*' : s)).join('.'));

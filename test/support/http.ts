@@ -90,6 +90,16 @@ export function send(port: number, req: RawRequest): Promise<RawResponse> {
   });
 }
 
+/** Status and parsed body of a supertest or raw response, compared as one value so a failure shows both. */
+export function outcome(r: { status: number; body: unknown } | RawResponse): { status: number; body: unknown } {
+  if (typeof r.body !== 'string') return { status: r.status, body: r.body };
+  try {
+    return { status: r.status, body: JSON.parse(r.body) as unknown };
+  } catch {
+    return { status: r.status, body: r.body };
+  }
+}
+
 /** Basic credentials: base64 of `user:password`. */
 export const basic = (user: string, password: string): string => `Basic ${Buffer.from(`${user}:${password}`, 'utf8').toString('base64')}`;
 

@@ -4,7 +4,7 @@
 import type { Express, NextFunction, Request, RequestHandler, Response } from 'express';
 import request from 'supertest';
 import { createTokenService, MemoryTokenStore, tokenGuard, type TokenGuardOptions, type TokenService } from '../../../src/index';
-import { EXPRESS_FLAVOURS, listen, send, type ExpressFlavour, type RawResponse, type TestServer } from '../../support/http';
+import { EXPRESS_FLAVOURS, listen, send, type ExpressFlavour, type RawResponse, type TestServer, outcome } from '../../support/http';
 
 /**
  * The guard's options with `basePath` and `caseInsensitiveRules` (SPEC §3.2, §3.3) written out, so that this
@@ -23,15 +23,6 @@ interface Hit {
   user: string | undefined;
 }
 
-/** Status and parsed body of a supertest or raw response, compared as one value so a failure shows both. */
-function outcome(r: { status: number; body: unknown } | RawResponse): { status: number; body: unknown } {
-  if (typeof r.body !== 'string') return { status: r.status, body: r.body };
-  try {
-    return { status: r.status, body: JSON.parse(r.body) as unknown };
-  } catch {
-    return { status: r.status, body: r.body };
-  }
-}
 
 /** The guard's own 403 body: `{"error":{"status":403,"code":…}}`. */
 const guardRefusal = (code: string, explanation?: unknown) => ({

@@ -5,7 +5,7 @@
 import type { Express, NextFunction, Request, RequestHandler, Response, Router } from 'express';
 import request from 'supertest';
 import { createTokenService, GuardError, MemoryTokenStore, tokenGuard, type AuditEvent, type TokenGuardOptions, type TokenService } from '../../../src/index';
-import { EXPRESS_FLAVOURS, listen, type ExpressFlavour, type RawResponse, type TestServer } from '../../support/http';
+import { EXPRESS_FLAVOURS, listen, type ExpressFlavour, type RawResponse, type TestServer, outcome } from '../../support/http';
 
 /** What a handler saw of the request. */
 interface Hit {
@@ -18,15 +18,6 @@ interface Hit {
   user: string | undefined;
 }
 
-/** Status and parsed body of a supertest or raw response, compared as one value so a failure shows both. */
-function outcome(r: { status: number; body: unknown } | RawResponse): { status: number; body: unknown } {
-  if (typeof r.body !== 'string') return { status: r.status, body: r.body };
-  try {
-    return { status: r.status, body: JSON.parse(r.body) as unknown };
-  } catch {
-    return { status: r.status, body: r.body };
-  }
-}
 
 /** A refusal written by the guard itself: `{"error":{"status":…,"code":…}}`. */
 const byGuard = (status: number, code: string) => ({ status, body: { error: { status, code } } });
