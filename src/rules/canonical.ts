@@ -10,8 +10,10 @@ export const MAX_VALUE_BYTES = 4096;
  * a parameter after them would be checked here and never reach the handler.
  */
 export const MAX_QUERY_PARTS = 1000;
-/** JSON arrays are examined up to this many bytes of scalar text in total (the query-string cap). */
+/** The values one `*` JSON path reaches are examined up to this many bytes of scalar text in total (the query-string cap). */
 export const MAX_ARRAY_TEXT_BYTES = 8192;
+/** The most values one `*` JSON path may reach. */
+export const MAX_EVERY_VALUES = 1024;
 
 /** The outcome of {@link canonicalizePath}. */
 export type CanonicalPath = { ok: true; path: string } | { ok: false; reason: 'ambiguous_path'; message: string };
@@ -151,7 +153,8 @@ class Query implements ParsedQuery {
   private readonly raw = new Map<string, string[]>();
   /** Decoded values, filled on first use of a name. */
   private decoded: Map<string, readonly string[]> | undefined;
-  private folded: Set<string> | undefined;
+  /** The names with a `[` or a `.`, which qs may fold into a shorter one. */
+  private foldable: string[] | undefined;
   private oversized: Set<string> | undefined;
 
   constructor(raw: string) {
@@ -168,27 +171,33 @@ class Query implements ParsedQuery {
         const list = this.raw.get(name);
         if (list) list.push(value);
         else this.raw.set(name, [value]);
-        if (name.includes('[') || name.includes('.')) this.fold(name);
+        if (name.includes('[') || name.includes('.')) (this.foldable ??= []).push(name);
       }
       start = end + 1;
     }
   }
 
-  /** Marks the names a query parser may fold `name` into. */
-  private fold(name: string): void {
-    let key = name;
-    // qs reads a leading bracket group as the name: `[a]` is `a`, `[a][b]` is `a[b]`, and text after the
-    // group that is not a bracket group is dropped (`[a]x` and `[a]]` are `a` too).
-    const leading = /^\[([^[\]]+)\]/.exec(name);
-    if (leading !== null) {
-      key = leading[1]! + name.slice(leading[0].length);
-      (this.folded ??= new Set()).add(leading[1]!).add(key);
+  /**
+   * Whether a query parser may fold one of the bracket or dot names into `name`. Worked out per name asked
+   * about (the constrained ones), not per prefix of every name: a name of 8,000 dots has 8,000 prefixes.
+   */
+  private folds(name: string): boolean {
+    for (const other of this.foldable!) {
+      let key = other;
+      // qs reads a leading bracket group as the name: `[a]` is `a`, `[a][b]` is `a[b]`, and text after the
+      // group that is not a bracket group is dropped (`[a]x` and `[a]]` are `a` too).
+      const leading = /^\[([^[\]]+)\]/.exec(other);
+      if (leading !== null) {
+        key = leading[1]! + other.slice(leading[0].length);
+        if (leading[1] === name || key === name) return true;
+      }
+      // A prefix that ends before a `[` or a `.`: `a.b[c]` folds into `a` and `a.b`.
+      if (key.length > name.length && key.startsWith(name)) {
+        const c = key.charCodeAt(name.length);
+        if (c === 0x5b || c === 0x2e) return true;
+      }
     }
-    // Every prefix that ends before a `[` or a `.`: `a.b[c]` folds into `a` and `a.b`.
-    for (let i = 0; i < key.length; i++) {
-      const c = key.charCodeAt(i);
-      if (c === 0x5b || c === 0x2e) (this.folded ??= new Set()).add(key.slice(0, i));
-    }
+    return false;
   }
 
   values(name: string): readonly string[] | undefined {
@@ -202,7 +211,7 @@ class Query implements ParsedQuery {
   }
 
   isFolded(name: string): boolean {
-    return this.folded !== undefined && this.folded.has(name);
+    return this.foldable !== undefined && this.folds(name);
   }
 
   isOversized(name: string): boolean {

@@ -132,6 +132,11 @@ export function contextSource(group: Pick<UrlGroup, 'source' | 'context'>, baseP
   return out + group.source.slice(at);
 }
 
+/** Whether the group's regex for a mode is compiled already. */
+export function isCompiled(group: UrlGroup, caseInsensitive: boolean, basePath: string): boolean {
+  return group.regexes.has(`${caseInsensitive ? 'i' : 's'}${basePath}`);
+}
+
 /** The full-match regex of a group for a case mode and context path. */
 export function urlRegex(group: UrlGroup, caseInsensitive: boolean, basePath: string): RegExp {
   if (group.last !== undefined && group.lastCaseInsensitive === caseInsensitive && group.lastBasePath === basePath) return group.last;

@@ -4,15 +4,16 @@ import {
   exceedsBytes,
   isJsonContentType,
   MAX_ARRAY_TEXT_BYTES,
+  MAX_EVERY_VALUES,
   MAX_PATH_BYTES,
   MAX_QUERY_BYTES,
   MAX_VALUE_BYTES,
   parseQuery,
   type ParsedQuery,
 } from './canonical.js';
-import { methodBit, urlRegex, valueMatches, type CompiledJsonData, type CompiledQueryParam, type CompiledRule, type CompiledSet } from './compile.js';
+import { isCompiled, methodBit, urlRegex, valueMatches, type CompiledJsonData, type CompiledQueryParam, type CompiledRule, type CompiledSet } from './compile.js';
 import { formatRule } from './format.js';
-import { RestrictionSet } from './parse.js';
+import { MAX_TARGETS, RestrictionSet } from './parse.js';
 import type { Decision, DenialReason, EvaluateOptions, RestrictionRequest } from './types.js';
 
 /** A request target after canonicalization, with one method: what every rule is matched against. */
@@ -160,7 +161,7 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
 
 const ALL_DIGITS = /^\d+$/;
 /** The most values one `*` path may reach (their text is capped at MAX_ARRAY_TEXT_BYTES as well). */
-const MAX_ELEMENTS = 1024;
+const MAX_ELEMENTS = MAX_EVERY_VALUES;
 
 /** The text of a JSON scalar, or null for objects, arrays, non-finite numbers and other values. */
 function scalarText(value: unknown): string | null {
@@ -290,6 +291,12 @@ const EXPLAINED_RULES = 20;
  */
 const CASE_HINT_MAX_COST = 100_000;
 const CASE_HINT_TOTAL_COST = 1_000_000;
+/**
+ * Compiling a regex with the `i` flag can cost far more than running it (V8 spends about 0.1 ms on each
+ * `.` of a dotAll pattern), so a hint compiles at most this many characters of regex source in all; a
+ * regex compiled already costs nothing.
+ */
+const CASE_HINT_COMPILE_CHARS = 256;
 
 /** Where a rule failed, recorded while the evaluation's memos are still valid; the text is built later. */
 type Failure =
@@ -305,12 +312,15 @@ type Failure =
  */
 function recordFailures(compiled: CompiledSet, subject: Subject): (Failure | null)[] {
   let hintBudget = subject.caseInsensitive ? 0 : CASE_HINT_TOTAL_COST;
+  let compileBudget = CASE_HINT_COMPILE_CHARS;
   return compiled.rules.slice(0, EXPLAINED_RULES).map((rule): Failure | null => {
     if ((rule.mask & subject.bit) === 0) return { part: 'method' };
     if (!compiled.urlMatches(rule, subject.path, subject.haystack, subject.caseInsensitive, subject.basePath)) {
       let onlyIgnoringCase = false;
-      if (rule.url.cost <= CASE_HINT_MAX_COST && rule.url.cost <= hintBudget && /[A-Za-z]/.test(subject.path)) {
+      const ready = isCompiled(rule.url, true, subject.basePath);
+      if (rule.url.cost <= CASE_HINT_MAX_COST && rule.url.cost <= hintBudget && (ready || rule.url.source.length <= compileBudget) && /[A-Za-z]/.test(subject.path)) {
         hintBudget -= rule.url.cost;
+        if (!ready) compileBudget -= rule.url.source.length;
         onlyIgnoringCase = urlRegex(rule.url, true, subject.basePath).test(subject.path);
       }
       return { part: 'url', onlyIgnoringCase };
@@ -490,8 +500,9 @@ export interface Denial {
  * the line that allows the first method on the first target, 0 for a set without rules, or a
  * {@link Denial} for the first pair that is not allowed. Always the decisions `evaluateRestrictions` makes
  * pair by pair, but one request costs at most what the set budget charges: methods are tried once per
- * method bit, each URL regex once per target, each constraint once per request (per query string), and
- * targets that differ may not together exceed the caps of one (their cost adds up like one longer one).
+ * method bit, each URL regex once per target, each constraint once per request (per query string), at
+ * most four distinct targets are taken, and targets that differ may not together exceed the caps of one
+ * (their cost adds up like one longer one); more, or longer, is an ambiguous request.
  * `methods` are upper-case; allocation-free when the request is allowed.
  */
 export function decideRequest(
@@ -509,9 +520,11 @@ export function decideRequest(
   let pathBytes = 0;
   let queryBytes = 0;
   let lastQuery = '';
+  let distinct = 0;
   for (let t = 0; t < targets.length; t++) {
     const target = targets[t]!;
     if (targets.indexOf(target) < t) continue;
+    if (++distinct > MAX_TARGETS) return { method: methods[0]!, target, decision: ambiguous(`the request could be dispatched to more than ${MAX_TARGETS} different targets`) };
     const q = target.indexOf('?');
     const rawQuery = q < 0 ? '' : target.slice(q + 1);
     const canonical = canonicalizePath(q < 0 ? target : target.slice(0, q), mode);

@@ -1,5 +1,5 @@
 // Parses restriction text into a compiled RestrictionSet, collecting every error of every line (SPEC §2).
-import { MAX_PATH_BYTES, MAX_VALUE_BYTES } from './canonical.js';
+import { MAX_EVERY_VALUES, MAX_PATH_BYTES, MAX_VALUE_BYTES } from './canonical.js';
 import { CompiledSet } from './compile.js';
 import { RestrictionSyntaxError, type RestrictionDiagnostic, type RestrictionErrorCode } from './errors.js';
 import { scanLine, type ScannedRule } from './parse-line.js';
@@ -73,38 +73,61 @@ function regexProblem(source: string): string | null {
 
 /**
  * The budget of a whole set: the worst case of one request checked against every rule. It charges what
- * evaluation runs (see `CompiledSet`): each distinct URL regex once (it runs once per request target, and
- * the targets of one request together stay within one path's cap); each distinct QueryParam regex once at
- * twice its cost on a value at the cap (it runs once per (regex, name), and the values of one query string
- * together stay within the query cap); each distinct (JsonData regex, path) pair once, at twice its cost
- * (a `*` path reaches up to twice a value's size), since different paths hold different values.
- * Twice a line's budget: a thousand ordinary rules (about 1e4 each) fit, and so do one or two lines near
- * the line budget.
+ * evaluation runs (see `CompiledSet`): each distinct URL regex runs once per request target, each distinct
+ * (QueryParam regex, name) and (JsonData regex, path) pair once per request, however many lines repeat it.
+ *
+ * A regex's cost has a part that grows with the text and a part that does not (bounded repetitions try
+ * their spreads on any text): the first is charged at the cap, the second — the cost on a short text,
+ * {@link SHORT_INPUT} characters — for every further run one request may make. So a URL regex is charged
+ * its cost at the path cap plus the short cost for each further target (the targets of one request
+ * together stay within one path's cap); a QueryParam regex twice its cost at a value's cap (the values of
+ * one query string together stay within the query cap) plus the short cost for each name it constrains; a
+ * (JsonData regex, path) pair twice its cost at the cap (a `*` path reaches up to twice a value's size),
+ * plus, for a `*` path, the short cost for each value it may reach. The set budget is the line budget:
+ * measured on V8, that is ~30 ms at most on one request (a thousand ordinary rules cost about 1e7).
  */
-export const SET_COST_BUDGET = 2 * COST_BUDGET;
+export const SET_COST_BUDGET = COST_BUDGET;
+/** The text length at which the length-independent part of a regex's cost is read. */
+const SHORT_INPUT = 64;
+/** The most distinct targets `decideRequest` evaluates for one request (see there). */
+export const MAX_TARGETS = 4;
 
 /** One regex of a rule, with what the set budget charges for it. */
 interface ChargedRegex {
   readonly source: string;
   readonly column: number;
   readonly maxInput: number;
-  /** How many values at the cap one request may make it examine. */
-  readonly weight: number;
-  /** What identifies a run that evaluation shares between rules (see SET_COST_BUDGET). */
-  readonly key: string;
   readonly what: string;
+  /** What it costs: `weight` runs at the cap plus `shortRuns` runs on a short text, under `key` (runs that evaluation shares). */
+  readonly charges: readonly { readonly key: string; readonly weight: number; readonly shortRuns: number }[];
 }
 
 function regexesOf(rule: ScannedRule): ChargedRegex[] {
   return [
-    { source: rule.url, column: rule.urlColumn, maxInput: MAX_PATH_BYTES, weight: 1, key: `u\0${rule.url}`, what: 'URL regex' },
+    { source: rule.url, column: rule.urlColumn, maxInput: MAX_PATH_BYTES, what: 'URL regex', charges: [{ key: `u\0${rule.url}`, weight: 1, shortRuns: MAX_TARGETS - 1 }] },
     ...rule.constraints.map((c, k): ChargedRegex => {
       const column = rule.patternColumns[k]!;
-      if (c.kind === 'QueryParam') return { source: c.pattern, column, maxInput: MAX_VALUE_BYTES, weight: 2, key: `q\0${c.pattern}`, what: 'QueryParam regex' };
-      // Weight 2 for a plain path too (one value at the cap, where a `*` path may reach two): the margin the
-      // estimate has always had for value regexes, which the timed corpus holds it to.
+      if (c.kind === 'QueryParam') {
+        return {
+          source: c.pattern,
+          column,
+          maxInput: MAX_VALUE_BYTES,
+          what: 'QueryParam regex',
+          charges: [
+            { key: `q\0${c.pattern}`, weight: 2, shortRuns: 0 },
+            { key: `qn\0${c.pattern}\0${c.name}`, weight: 0, shortRuns: 1 },
+          ],
+        };
+      }
+      const many = c.everyElement.includes(true);
       const path = c.path.map((segment, i) => (c.everyElement[i] ? '\0*' : `.${segment}`)).join('');
-      return { source: c.pattern, column, maxInput: MAX_VALUE_BYTES, weight: 2, key: `j\0${c.pattern}\0${path}`, what: 'JsonData regex' };
+      return {
+        source: c.pattern,
+        column,
+        maxInput: MAX_VALUE_BYTES,
+        what: 'JsonData regex',
+        charges: [{ key: `j\0${c.pattern}\0${path}`, weight: 2, shortRuns: many ? MAX_EVERY_VALUES : 0 }],
+      };
     }),
   ];
 }
@@ -130,11 +153,16 @@ function checkRegexes(rule: ScannedRule, line: number, counted: Set<string>): { 
       errors.push({ line, column: r.column + verdict.index, code: 'unsafe_regex', message: `unsafe ${r.what}: ${verdict.message}` });
       continue;
     }
+    const short = vetCached(r.source, SHORT_INPUT);
+    const shortCost = short.ok ? short.cost : verdict.cost;
     if (r.what === 'URL regex') urlCost = verdict.cost;
-    lineCost += verdict.cost * r.weight;
-    if (!counted.has(r.key) && !keys.includes(r.key)) {
-      keys.push(r.key);
-      newCost += verdict.cost * r.weight;
+    for (const charge of r.charges) {
+      const cost = verdict.cost * charge.weight + shortCost * charge.shortRuns;
+      lineCost += cost;
+      if (!counted.has(charge.key) && !keys.includes(charge.key)) {
+        keys.push(charge.key);
+        newCost += cost;
+      }
     }
   }
   if (errors.length === 0 && lineCost > COST_BUDGET) {
@@ -142,7 +170,7 @@ function checkRegexes(rule: ScannedRule, line: number, counted: Set<string>): { 
       line,
       column: rule.urlColumn,
       code: 'unsafe_regex',
-      message: `the regexes of this line together may take about ${lineCost.toExponential(1)} backtracking steps (the budget is ${COST_BUDGET.toExponential(1)})`,
+      message: `the regexes of this line together may take about ${lineCost.toExponential(1)} backtracking steps on one request (the budget is ${COST_BUDGET.toExponential(1)})`,
     });
   }
   if (errors.length === 0) for (const key of keys) counted.add(key);

@@ -166,10 +166,10 @@ describe('parse errors', () => {
   test('a whole set has a cost budget: each distinct regex counts once, and the line that crosses it is named', () => {
     // Each line is within the line budget (about 1.3e7 at 8 KiB), and distinct, so none is shared.
     const costly = (i: number) => `.*[/]r[e]st[/].*[/]i[s]s[u]e[/]${String(i).split('').map((d) => `[${d}]`).join('')}`;
-    expect(() => parseRestrictions([1, 2, 3].map(costly).join('\n'))).not.toThrow();
+    expect(() => parseRestrictions(costly(1))).not.toThrow();
     const errors = errorsOf([1, 2, 3, 4, 5].map(costly).join('\n'));
-    expect(errors.map((e) => [e.line, e.code])).toEqual([[4, 'unsafe_regex']]);
-    expect(errors[0]!.message).toMatch(/^with this line the set's regexes may take about .* \(the budget of a set is 5\.0e\+7\)/);
+    expect(errors.map((e) => [e.line, e.code])).toEqual([[2, 'unsafe_regex']]);
+    expect(errors[0]!.message).toMatch(/^with this line the set's regexes may take about .* \(the budget of a set is 2\.5e\+7\)/);
     // The same costly regex repeated is compiled and tried once: it counts once.
     expect(() => parseRestrictions(Array.from({ length: 10 }, (_, i) => `[GET,PUT]${costly(1)}\n[POST]${costly(1)}[QueryParam::n==${i}]`).join('\n'))).not.toThrow();
     // A thousand ordinary rules fit easily.
