@@ -106,6 +106,17 @@ export const BAD: readonly CorpusEntry[] = [
   bad('a{0,16}a{0,16}a{0,16}a{0,16}.{3000}!', 'bounded: a long bounded run read at every split of the runs before it', [{ prefix: 'a'.repeat(64), unit: 'b', suffix: '' }]),
   bad('.*x.{4000}!', 'bounded: a long bounded run read from every start', [{ unit: 'x', suffix: '' }]),
 
+  // ---- found while refining the analysis (issue 12) ----
+  bad(`${'(?:a|a)'.repeat(28)}b`, 'exponential without a repetition: a sequence of ambiguous alternations (accepted before issue 12)', [{ unit: 'a', suffix: '!' }]),
+  bad('(\\d?,?)+x', 'exponential: an iteration of optional parts, one or two iterations per "1,"', [{ unit: '1,', suffix: '!' }]),
+  bad('(a?a?)*b', 'exponential: two optional copies per iteration', [{ unit: 'a', suffix: '!' }]),
+  bad('a+b*a+x', 'polynomial: two overlapping runs with an optional run between them', [{ unit: 'a', suffix: '' }]),
+  bad('.{0,16}.{0,16}.{0,4}[^b]+.+^', 'polynomial: a ^ after a character always fails, so everything before it backtracks (bench/worst-set.mjs F1)', [{ unit: 'a', suffix: 'b' }]),
+  bad('[a-z]*(?<=xa+a+a+)', 'polynomial: a lookbehind is matched backwards (x first, then three runs)', [{ unit: 'a', suffix: '!' }]),
+  bad('(?=a+a+a+$).*', 'polynomial: a lookahead anchored by $ (accepted before issue 12: its $ was ignored)', [{ unit: 'a', suffix: '!' }]),
+  bad('(.*a){2,3}x', 'polynomial: a bounded repetition of an unbounded body is its copies in a row', [{ unit: 'a', suffix: '' }]),
+  bad('(?:[a-z]+\\.?)+!', 'exponential: a separator that is optional does not separate', [{ unit: 'a', suffix: '' }]),
+
   // ---- back-references ----
   bad('(a)\\1', 'back-reference', [{ unit: 'a', suffix: '' }]),
   bad('(?<x>a)\\k<x>', 'named back-reference', [{ unit: 'a', suffix: '' }]),
@@ -173,6 +184,15 @@ export const GOOD: readonly CorpusEntry[] = [
   value('https://example\\.com/.*'),
   value('.*\\.pdf'),
   value('[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}'),
+  // Refused before issue 12's refinements (public regexes of the benign corpus, benign-corpus.data.ts).
+  // validator@13.15.35 lib/isBase64.js, lib/isLicensePlate.js (cs-CZ), lib/isIP.js (IPv4 part).
+  value('^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=|[A-Za-z0-9+/]{4})$', [{ unit: 'QUJD', suffix: '!' }]),
+  value('^(([ABCDEFHIJKLMNPRSTUVXYZ]|[0-9])-?){5,8}$', [{ unit: 'A-', suffix: '!' }]),
+  value('^\\+(?:[0-9] ?){6,14}[0-9]$', [{ unit: '1 ', suffix: '!' }]),
+  value('^((25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\\.){3}(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])$', [{ unit: '1.', suffix: '!' }]),
+  // Separated lists and e-mail addresses (regexlib shapes).
+  value('^[\\w-]+(?:\\.[\\w-]+)*@(?:[\\w-]+\\.)+[a-zA-Z]{2,7}$', [{ unit: 'a.', suffix: '!' }, { prefix: 'a@', unit: 'a.', suffix: '!' }]),
+  value('(?:\\.\\d+)*', [{ unit: '.1', suffix: '!' }]),
 ];
 
 /** The lines of the SPEC §2 example block: all valid. */
