@@ -226,6 +226,40 @@ export async function run({ log = () => {} } = {}) {
     },
   ];
 
+  // ---- the worst accepted set, and false refusals on public regexes (issue 12) ----
+  log('rules: worst accepted sets (bench/worst-set.mjs)');
+  const { worstSet } = await import('./worst-set.mjs');
+  const worst = await worstSet({ log });
+  const accepted = worst.rows.filter((r) => r.accepted === true && typeof r.medianMs === 'number');
+  const worstRow = accepted.reduce((a, b) => ((b.projectedFullMs ?? b.medianMs) > (a?.projectedFullMs ?? a?.medianMs ?? -1) ? b : a), undefined);
+  const worstTable = markdownTable(
+    ['finding (1,000 lines)', 'accepted', 'median ms', 'p75 ms', 'scale', 'projected ms at full scale'],
+    worst.rows.map((r) => [
+      r.name,
+      r.accepted === true ? 'yes' : r.accepted === false ? 'no (refused at parse)' : `— (${r.skipped ?? 'not run'})`,
+      r.medianMs ?? '—',
+      r.p75Ms ?? '—',
+      r.scale ?? '—',
+      r.projectedFullMs ?? '—',
+    ]),
+    ['l', 'l', 'r', 'r', 'r', 'r'],
+  );
+  log('rules: false refusals on the benign corpus (bench/false-refusals.mjs)');
+  const { falseRefusals } = await import('./false-refusals.mjs');
+  const refusals = await falseRefusals({ examples: 3 });
+  const pct = (x) => `${(100 * x).toFixed(2)} %`;
+  const refusalTable = markdownTable(
+    ['regexes (recheck: safe)', 'total', 'refused', 'rate', 'refused before issue 12'],
+    ['url', 'value'].map((k) => [k === 'url' ? 'URL (path-to-regexp routes)' : 'value (validator.js, ua-parser-js, regexlib)', String(refusals[k].total), String(refusals[k].refused), pct(refusals[k].rate), `${refusals[k].refusedBefore} (${pct(refusals[k].rateBefore)})`]),
+    ['l', 'r', 'r', 'r', 'r'],
+  );
+  const worstMs = worstRow === undefined ? 0 : (worstRow.projectedFullMs ?? worstRow.medianMs);
+  goals.push(
+    { text: 'worst accepted 1,000-line set ≤ 50 ms on one request', value: worstRow === undefined ? 'no finding is accepted' : `${worstMs} ms (${worstRow.name})`, pass: worstMs <= 50 },
+    { text: 'false refusals of recheck-safe URL regexes < 1 %', value: pct(refusals.url.rate), pass: refusals.url.rate < 0.01 },
+    { text: 'false refusals of recheck-safe value regexes < 1 %', value: pct(refusals.value.rate), pass: refusals.value.rate < 0.01 },
+  );
+
   const markdown = [
     '## rules — restriction evaluation, tokenfence vs node-casbin',
     '',
@@ -237,6 +271,19 @@ export async function run({ log = () => {} } = {}) {
     '**Goals**',
     '',
     ...goals.map((g) => `- ${g.pass ? 'PASS' : 'FAIL'} — ${g.text}: ${g.value}`),
+    '',
+    '**The worst accepted sets** (bench/worst-set.mjs: each red-team finding of issue 12 as a 1,000-line set on its',
+    'adversarial request; a finding that no longer parses is refused at parse time, which is the fix; rows that',
+    'would take minutes run at a smaller scale, projected to full scale by the finding\'s exponent)',
+    '',
+    worstTable,
+    '',
+    '**False refusals** (bench/false-refusals.mjs: public real-world regexes that the recheck ReDoS checker calls',
+    'safe, tried as rule lines; sources in bench/data/benign-regexes.json: path-to-regexp 0.1/6/8 over the GitHub',
+    '(@octokit/plugin-rest-endpoint-methods), Stripe and path-to-regexp test routes; validator@13.15.35;',
+    'ua-parser-js@2.0.10; regexlib via NicolaasWeideman/RegexStaticAnalysis)',
+    '',
+    refusalTable,
     '',
     '**All requests**',
     '',

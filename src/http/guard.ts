@@ -2,6 +2,7 @@
 // and rate limits, audits every token call and denial, and fails closed.
 import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
 import { canonicalizePath, isJsonContentType } from '../rules/canonical.js';
+import { methodBit } from '../rules/compile.js';
 import { decideRequest, needsJsonBody } from '../rules/evaluate.js';
 import { RestrictionSet } from '../rules/parse.js';
 import type { EvaluateOptions } from '../rules/types.js';
@@ -565,8 +566,15 @@ export function tokenGuard(options: TokenGuardOptions): TokenGuard {
     const contentType = call.headers['content-type'];
     if (contentType === undefined || !isJsonContentType(contentType)) return decide(req, res, next, result, rateHeaders, approval, undefined);
     if (bodyConsumed(req)) return decide(req, res, next, result, rateHeaders, approval, req.body);
+    // Once per method bit and target: a header may name thousands of methods, all but eight alike to the rules.
     let needed = false;
-    for (const method of methods) for (const url of targets) needed ||= needsJsonBody(set, { method, url }, mode);
+    let bits = 0;
+    for (const method of methods) {
+      const bit = methodBit(method);
+      if ((bits & bit) !== 0) continue;
+      bits |= bit;
+      for (const url of targets) needed ||= needsJsonBody(set, { method, url }, mode);
+    }
     if (!needed) return decide(req, res, next, result, rateHeaders, approval, undefined);
     return readJsonBody(req, contentType, bodyLimit).then((body) => {
       // The body may name a method of its own (`_method`), which must be allowed too.

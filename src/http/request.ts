@@ -141,14 +141,18 @@ export function routingOf(settings: AppSettings | undefined, caseSensitive: bool
  */
 const METHOD_PARAM = /^\[?_method(?:$|[[\].])/i;
 
-function addSplit(methods: string[], value: unknown): void {
+/** Adds each comma-separated method of `value` once; a Set keeps that linear for a header naming thousands. */
+function addSplit(methods: string[], value: unknown, seen: Set<string> = new Set(methods)): void {
   if (typeof value === 'string') {
     for (const part of value.split(',')) {
       const m = part.trim().toUpperCase();
-      if (m !== '' && !methods.includes(m)) methods.push(m);
+      if (m !== '' && !seen.has(m)) {
+        seen.add(m);
+        methods.push(m);
+      }
     }
   } else if (Array.isArray(value)) {
-    for (const v of value) addSplit(methods, v);
+    for (const v of value) addSplit(methods, v, seen);
   }
 }
 

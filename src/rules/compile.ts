@@ -134,11 +134,13 @@ export function contextSource(group: Pick<UrlGroup, 'source' | 'context'>, baseP
 
 /** Whether the group's regex for a mode is compiled already. */
 export function isCompiled(group: UrlGroup, caseInsensitive: boolean, basePath: string): boolean {
-  return group.regexes.has(`${caseInsensitive ? 'i' : 's'}${basePath}`);
+  return group.regexes.has(`${caseInsensitive ? 'i' : 's'}${group.context.length === 0 ? '' : basePath}`);
 }
 
 /** The full-match regex of a group for a case mode and context path. */
 export function urlRegex(group: UrlGroup, caseInsensitive: boolean, basePath: string): RegExp {
+  // Only a leading wildcard reads the context path: every other group has one regex for all of them.
+  if (group.context.length === 0) basePath = '';
   if (group.last !== undefined && group.lastCaseInsensitive === caseInsensitive && group.lastBasePath === basePath) return group.last;
   const key = `${caseInsensitive ? 'i' : 's'}${basePath}`;
   let re = group.regexes.get(key);
