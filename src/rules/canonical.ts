@@ -23,8 +23,8 @@ export type CanonicalPath = { ok: true; path: string } | { ok: false; reason: 'a
 const FORBIDDEN_RAW = /[\\;#\u0000-\u001f\u007f-\uffff]/;
 /** Escapes of `/ \ ; % .`, of ASCII controls and DEL. */
 const FORBIDDEN_ESCAPE = /%(?:2[fFeE5]|5[cC]|3[bB]|[01][0-9a-fA-F]|7[fF])/;
-/** C1 controls after decoding (U+0080–U+009F). */
-const C1_CONTROL = /[\u0080-\u009f]/;
+/** C1 controls after decoding (U+0080–U+009F), and the noncharacter U+FFFF (which the case-insensitive URL regexes leave out of "any character"). */
+const C1_CONTROL = /[\u0080-\u009f\uffff]/;
 const DOT_SEGMENT = /(?:^|\/)\.\.?(?:\/|$)/;
 /** One pass that finds anything the detailed checks below would look at; most paths match none of it. */
 // eslint-disable-next-line no-control-regex
@@ -78,7 +78,7 @@ function checkAndDecode(rawPath: string): string | CanonicalPath {
   } catch {
     return reject('the path has an invalid or non-UTF-8 percent-escape');
   }
-  if (C1_CONTROL.test(path)) return reject('the path encodes a control character');
+  if (C1_CONTROL.test(path)) return reject('the path encodes a control character or U+FFFF');
   return path;
 }
 

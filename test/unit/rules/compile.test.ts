@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { INDEX_THRESHOLD, requiredLiteral } from '../../../src/rules/compile.js';
+import { anyCharFree, INDEX_THRESHOLD, requiredLiteral } from '../../../src/rules/compile.js';
 import { evaluateRestrictions, formatRule, parseRestrictions } from '../../../src/index.js';
 
 describe('requiredLiteral', () => {
@@ -50,5 +50,25 @@ describe('the trigram index gives the same decisions as trying every rule in ord
       ),
       { numRuns: 300 },
     );
+  });
+});
+
+describe('anyCharFree: what case-insensitive URL regexes are compiled from', () => {
+  test.each([
+    ['.*/rest/.*', '[^\\uFFFF]*/rest/[^\\uFFFF]*'],
+    ['/a[^]b[\\s\\S]c[\\d\\D]+', '/a[^\\uFFFF]b[^\\uFFFF]c[^\\uFFFF]+'],
+    ['/x(?:.|y)(?=.)', '/x(?:[^\\uFFFF]|y)(?=[^\\uFFFF])'],
+    ['/[^/]+\\.json[.]', '/[^/]+\\.json[.]'],
+  ])('%s → %s', (source, expected) => {
+    expect(anyCharFree(source)).toBe(expected);
+  });
+
+  test('matches what the original matches on every canonical path, ignoring case', () => {
+    const set = parseRestrictions('.*/rest/.*\n/a.b');
+    for (const url of ['/rest/x', '/REST/%C3%A9%E2%84%AA', '/a%0Ab'.replace('%0A', 'x'), '/A-B']) {
+      expect([url, evaluateRestrictions(set, { method: 'GET', url }, { caseInsensitive: true }).allowed]).toEqual([url, true]);
+    }
+    // U+FFFF, which [^\uFFFF] leaves out, never reaches a rule: the path is ambiguous.
+    expect(evaluateRestrictions(set, { method: 'GET', url: '/rest/%EF%BF%BF' }, { caseInsensitive: true })).toMatchObject({ allowed: false, reason: 'ambiguous_path' });
   });
 });
