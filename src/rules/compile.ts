@@ -92,6 +92,12 @@ export interface UrlGroup {
   readonly source: string;
   /** The leading wildcards that stand for the context path; empty when there are none. */
   readonly context: readonly ContextRange[];
+  /**
+   * True when the one leading wildcard opens the whole regex (a single top-level alternative, after any
+   * `^`): then a path matches for a context path exactly when it starts with it and the rest matches the
+   * regex compiled for none, so a case-sensitive evaluation with a `basePath` needs no regex of its own.
+   */
+  readonly contextPrefix: boolean;
   /** The vetted worst-case cost of the regex (steps), for bounding work done only for explanations. */
   readonly cost: number;
   /** The last regex asked for, and the mode it was compiled for (sets are used in one mode by one guard). */
@@ -265,6 +271,16 @@ function startsWithSlash(elements: readonly AST.Element[]): boolean {
   }
   if (el.type === 'Group' || el.type === 'CapturingGroup') return el.alternatives.every((a) => startsWithSlash(a.elements));
   return false;
+}
+
+/** Whether the only context range opens the only top-level alternative (see UrlGroup.contextPrefix). */
+function isContextPrefix(source: string, ranges: readonly ContextRange[]): boolean {
+  if (ranges.length !== 1 || !/^\^*$/.test(source.slice(0, ranges[0]!.start))) return false;
+  try {
+    return literalParser.parsePattern(source, 0, source.length, { unicode: false }).alternatives.length === 1;
+  } catch {
+    return false;
+  }
 }
 
 /** Whether a run of segment characters at the start of `elements` is ended by a literal `/`. */
@@ -538,12 +554,14 @@ export class CompiledSet {
     const table = new ValueTable();
     this.rules = rules.map((rule, k) => {
       const shared = groups.get(rule.url);
+      const context = shared ? shared.url.context : contextRanges(rule.url);
       const url: UrlGroup = shared
         ? shared.url
         : {
             id: groups.size,
             source: rule.url,
-            context: contextRanges(rule.url),
+            context,
+            contextPrefix: isContextPrefix(rule.url, context),
             cost: urlCosts[k] ?? Infinity,
             lastCaseInsensitive: false,
             lastBasePath: '',
@@ -565,14 +583,17 @@ export class CompiledSet {
     this.hasQuery = this.rules.some((r) => r.query.length > 0);
     this.hasJson = this.rules.some((r) => r.json.length > 0);
     this.hasMethods = this.rules.some((r) => r.rule.methods !== null);
-    if (rules.length >= INDEX_THRESHOLD) this.indexSensitive = new TrigramIndex(this.rules.map((r) => r.literal));
+    if (rules.length >= INDEX_THRESHOLD) {
+      // Both case modes at parse time: built on first use, the index of a thousand long literals cost that request 36 ms.
+      this.indexSensitive = new TrigramIndex(this.rules.map((r) => r.literal));
+      this.indexInsensitive = new TrigramIndex(this.rules.map((r) => r.literalLower));
+    }
   }
 
   /** The index for a case mode, or undefined when the set is small enough to scan. */
   index(caseInsensitive: boolean): TrigramIndex | undefined {
     if (this.rules.length < INDEX_THRESHOLD) return undefined;
-    if (!caseInsensitive) return this.indexSensitive;
-    return (this.indexInsensitive ??= new TrigramIndex(this.rules.map((r) => r.literalLower)));
+    return caseInsensitive ? this.indexInsensitive : this.indexSensitive;
   }
 
   /** Starts a request target: forgets the URL results of the previous one. Evaluations never interleave. */
@@ -612,9 +633,13 @@ export class CompiledSet {
     const g = rule.url.id;
     if (this.urlStamp[g] === this.stamp) return this.urlResult[g] === 1;
     const literal = caseInsensitive ? rule.literalLower : rule.literal;
-    const matches = rule.literalOnly
-      ? haystack === literal
-      : (literal === '' || haystack.includes(literal)) && urlRegex(rule.url, caseInsensitive, basePath).test(path);
+    let matches: boolean;
+    if (rule.literalOnly) matches = haystack === literal;
+    else if (literal !== '' && !haystack.includes(literal)) matches = false;
+    else if (basePath !== '' && !caseInsensitive && rule.url.contextPrefix) {
+      // No compilation per context path (a new basePath would otherwise compile every such regex again).
+      matches = path.startsWith(basePath) && urlRegex(rule.url, false, '').test(path.slice(basePath.length));
+    } else matches = urlRegex(rule.url, caseInsensitive, basePath).test(path);
     this.urlStamp[g] = this.stamp;
     this.urlResult[g] = matches ? 1 : 0;
     return matches;

@@ -72,3 +72,26 @@ describe('anyCharFree: what case-insensitive URL regexes are compiled from', () 
     expect(evaluateRestrictions(set, { method: 'GET', url: '/rest/%EF%BF%BF' }, { caseInsensitive: true })).toMatchObject({ allowed: false, reason: 'ambiguous_path' });
   });
 });
+
+describe('a context path matched without compiling a regex for it', () => {
+  test('gives the decisions of the regex compiled for it (the same rule inside a group takes that road)', () => {
+    const seg = fc.constantFrom('rest', 'api', 'jira', 'x', 'a.b', 'JIRA', '2');
+    const path = fc.array(seg, { minLength: 0, maxLength: 4 }).map((s) => s.map((x) => `/${x}`).join(''));
+    const lead = fc.constantFrom('.*', '.*?', '.+', '^.*');
+    const tail = fc.constantFrom('/rest/x', '/rest/.*', 'rest/x', 'rest/[^/]+', '/a\\.b/.*');
+    const basePath = fc.constantFrom('/jira', '/a.b', '/j/x', '/JIRA');
+    fc.assert(
+      fc.property(lead, tail, basePath, path, path, (l, t, base, before, after) => {
+        const direct = parseRestrictions(`${l}${t}`);
+        const grouped = parseRestrictions(`(?:${l}${t})`);
+        const url = `${before}${after}` === '' ? '/' : `${before}${after}`;
+        for (const target of [url, `${base}${after || '/rest/x'}`, `${base}/rest/x`]) {
+          const a = evaluateRestrictions(direct, { method: 'GET', url: target }, { basePath: base }).allowed;
+          const b = evaluateRestrictions(grouped, { method: 'GET', url: target }, { basePath: base }).allowed;
+          expect([l + t, base, target, a]).toEqual([l + t, base, target, b]);
+        }
+      }),
+      { numRuns: 400 },
+    );
+  });
+});
