@@ -3,7 +3,7 @@
 import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
 import { canonicalizePath, isJsonContentType } from '../rules/canonical.js';
 import { methodBit } from '../rules/compile.js';
-import { decideRequest, needsJsonBody } from '../rules/evaluate.js';
+import { decideRequest, isContextPath, needsJsonBody } from '../rules/evaluate.js';
 import { RestrictionSet } from '../rules/parse.js';
 import type { EvaluateOptions } from '../rules/types.js';
 import type { AuditEvent, AuditEventType, AuditHook } from '../tokens/audit.js';
@@ -158,7 +158,7 @@ function checkOptions(options: TokenGuardOptions): void {
   if (options.setUser !== undefined && typeof options.setUser !== 'boolean' && typeof options.setUser !== 'function') {
     throw new TypeError('tokenGuard: options.setUser must be a boolean or a function (principal, req) => user');
   }
-  if (options.basePath !== undefined && (typeof options.basePath !== 'string' || (options.basePath !== '' && !/^(?:\/[^/\s]+)+$/.test(options.basePath)))) {
+  if (options.basePath !== undefined && !isContextPath(options.basePath)) {
     throw new TypeError(`tokenGuard: options.basePath must be '' or a context path such as '/jira' (a leading "/", no trailing "/"); got ${JSON.stringify(options.basePath)}`);
   }
   if (options.realm !== undefined && (typeof options.realm !== 'string' || /[\x00-\x1f\x7f]/.test(options.realm))) {

@@ -265,13 +265,6 @@ function constraintsHold(compiled: CompiledSet, rule: CompiledRule, subject: Sub
   return true;
 }
 
-/** The fast check: method bit first, then the URL (memoized per group), then the constraints (memoized). */
-function ruleHolds(compiled: CompiledSet, rule: CompiledRule, subject: Subject): boolean {
-  if ((rule.mask & subject.bit) === 0) return false;
-  if (!compiled.urlMatches(rule, subject.path, subject.haystack, subject.caseInsensitive, subject.basePath)) return false;
-  return constraintsHold(compiled, rule, subject);
-}
-
 /** A rule whose method and URL held but whose QueryParam constraint met an unusable query. */
 function failedOnAmbiguousQuery(compiled: CompiledSet, subject: Subject): boolean {
   if (!queryOf(subject).ambiguous) return false;
@@ -378,8 +371,16 @@ const UNRESTRICTED = new RestrictionDecision(true, undefined, undefined, () => '
 
 // ---- the evaluation -------------------------------------------------------------------------------
 
-const CONTEXT_PATH = /^(?:\/[^/]+)+$/;
+const CONTEXT_PATH = /^(?:\/[^/\s]+)+$/;
 let lastCheckedBasePath = '';
+
+/**
+ * Whether `value` can be a `basePath`: '' or a context path such as `/jira` (segments after a `/`, no
+ * white space, no trailing `/`, at most 256 characters). The guard checks its option with this too.
+ */
+export function isContextPath(value: unknown): value is string {
+  return typeof value === 'string' && (value === '' || (value.length <= 256 && CONTEXT_PATH.test(value)));
+}
 
 /** Reads the options once; a programmer mistake throws (SPEC: a `TypeError` that names the option and the fix). */
 function modeOf(options: EvaluateOptions | undefined): Mode {
@@ -392,7 +393,7 @@ function modeOf(options: EvaluateOptions | undefined): Mode {
   }
   const basePath = options.basePath ?? '';
   if (basePath !== lastCheckedBasePath) {
-    if (typeof basePath !== 'string' || (basePath !== '' && (!CONTEXT_PATH.test(basePath) || basePath.length > 256))) {
+    if (!isContextPath(basePath)) {
       throw new TypeError(`options.basePath must be '' or a context path such as '/jira' (a leading "/", no trailing "/"); got ${JSON.stringify(basePath)}`);
     }
     lastCheckedBasePath = basePath;
