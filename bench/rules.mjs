@@ -253,6 +253,14 @@ export async function run({ log = () => {} } = {}) {
     ['url', 'value'].map((k) => [k === 'url' ? 'URL (path-to-regexp routes)' : 'value (validator.js, ua-parser-js, regexlib)', String(refusals[k].total), String(refusals[k].refused), pct(refusals[k].rate), `${refusals[k].refusedBefore} (${pct(refusals[k].rateBefore)})`]),
     ['l', 'r', 'r', 'r', 'r'],
   );
+  log('rules: parse cost (bench/parse-cost.mjs)');
+  const { parseCost } = await import('./parse-cost.mjs');
+  const parses = await parseCost({ log });
+  const parseTable = markdownTable(
+    ['text', 'bytes', 'lines', 'accepted', 'parse median ms', 'slowest of 5 ms', 'first case-insensitive evaluation ms'],
+    parses.map((r) => [r.name, String(r.bytes), String(r.lines), r.accepted === true ? 'yes' : String(r.accepted), String(r.medianMs), String(r.maxMs), r.firstInsensitiveMs === null ? '—' : String(r.firstInsensitiveMs)]),
+    ['l', 'r', 'r', 'l', 'r', 'r', 'r'],
+  );
   const worstMs = worstRow === undefined ? 0 : (worstRow.projectedFullMs ?? worstRow.medianMs);
   goals.push(
     { text: 'worst accepted 1,000-line set ≤ 50 ms on one request', value: worstRow === undefined ? 'no finding is accepted' : `${worstMs} ms (${worstRow.name})`, pass: worstMs <= 50 },
@@ -277,6 +285,11 @@ export async function run({ log = () => {} } = {}) {
     'would take minutes run at a smaller scale, projected to full scale by the finding\'s exponent)',
     '',
     worstTable,
+    '',
+    '**Parse cost** (bench/parse-cost.mjs: ordinary 1,000-line texts beside texts crafted to be slow to vet, compile',
+    'and translate within the caps — 4 KiB a line, 128 KiB a text; new regex sources on every run)',
+    '',
+    parseTable,
     '',
     '**False refusals** (bench/false-refusals.mjs: public real-world regexes that the recheck ReDoS checker calls',
     'safe, tried as rule lines; sources in bench/data/benign-regexes.json: path-to-regexp 0.1/6/8 over the GitHub',

@@ -461,6 +461,47 @@ export function worstCombinedText() {
 }
 
 /** Every finding, most severe first (the order the bench measures them in). */
+/**
+ * F15 (every evaluation). Value regexes the analysis cannot prove cheap run as DFAs (issue 12, the linear
+ * engine): as many distinct ones as a set can hold (the set budget charges each 16 steps a character, twice;
+ * the translation work of a parse is bounded too), each on a JsonData value of its own at the 4 KiB cap.
+ */
+export const linearEngine = {
+  name: 'linear engine: distinct DFA value regexes ((a+)+b<i>), each on its own 4 KiB JsonData value',
+  exponent: 1,
+  minScale: 1 / 16,
+  cause: 'every DFA reads its value once; the set budget charges LINEAR_CHAR_COST per character',
+  variants: [
+    (scale) => {
+      const count = Math.max(1, Math.round(200 * scale));
+      const value = 'a'.repeat(VALUE_CAP);
+      const lines = [];
+      const body = {};
+      for (let i = 0; i < count; i++) {
+        lines.push(`[POST]/j[JsonData::v${i}==(a+)+b${i}]`);
+        body[`v${i}`] = value;
+      }
+      // The set budget and the translation limit refuse the lines past what a set may hold: keep those.
+      let accepted = lines;
+      for (;;) {
+        try {
+          parseRestrictions(accepted.join('\n'));
+          break;
+        } catch (err) {
+          const first = err.errors?.[0]?.line;
+          if (!first || first <= 1) throw err;
+          accepted = accepted.slice(0, first - 1);
+        }
+      }
+      return {
+        lines: pad(accepted),
+        run: (set) => evaluateAndExplain(set, { method: 'POST', url: '/j', contentType: 'application/json', body }),
+        vetted: [],
+      };
+    },
+  ],
+};
+
 export const FINDINGS = [
   assertionTail,
   assertionTailSet,
@@ -476,6 +517,7 @@ export const FINDINGS = [
   queryFold,
   caseInsensitiveIndex,
   guardNeedsJsonBody,
+  linearEngine,
 ];
 
 // ---- measurement ----------------------------------------------------------------------------------

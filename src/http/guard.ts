@@ -480,6 +480,17 @@ export function tokenGuard(options: TokenGuardOptions): TokenGuard {
     approval.targets.push(target);
   };
 
+  /**
+   * A refused target that the router was dispatching (a host middleware rewrote `req.url` to a suffix of an
+   * approved path and called `next()`): the router swallows the refusal, so it is answered here, as any
+   * refusal is (already audited by throwLate). The first guard to answer wins.
+   */
+  const answerLateTarget = (req: object, refusal: unknown): void => {
+    const res = (req as { res?: ServerResponse }).res;
+    if (!(refusal instanceof GuardError) || res === undefined || res.headersSent) return;
+    writeGuardError(res, refusal, refusal.status === 403 ? { 'WWW-Authenticate': challenge.scope } : {});
+  };
+
   const lockMethod = (req: GuardRequest, approval: Approval): void => {
     const lock: MethodLock = { approval, check: checkLateMethod };
     const state = METHOD_STATES.get(req);
@@ -616,7 +627,7 @@ export function tokenGuard(options: TokenGuardOptions): TokenGuard {
     // method is locked to what the restrictions allow. Without method lists a change of method cannot
     // change the decision: no lock. The URL is always locked, to scope and rules alike.
     if (RestrictionSet.compiled(approval.set).hasMethods) lockMethod(req, approval);
-    lockTarget(req, { approved: approval.targets, check: checkLateTarget, approval } as GuardTargetLock);
+    lockTarget(req, { approved: approval.targets, check: checkLateTarget, refusedAtDispatch: answerLateTarget, approval } as GuardTargetLock);
     if (rateHeaders !== undefined) for (const name in rateHeaders) res.setHeader(name, rateHeaders[name]!);
     // The event's time is the time the token service recorded this use (one clock read for both).
     audit(req, approval.call, line, undefined, usedAt ?? undefined);

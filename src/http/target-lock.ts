@@ -11,7 +11,8 @@
 // dispatched: routers read the path through `parseurl`, which stores `req._parsedUrl`, and while a step is
 // pending the lock hides the stored parse so that it must be stored again. Express's trimming never reads
 // the parse between its two steps; a host middleware that rewrites `req.url` to a suffix of an approved path
-// and calls `next()` is caught there.
+// and calls `next()` is caught there. The router reads the path inside a try/catch, so that refusal is
+// answered by the guard itself (`refusedAtDispatch`), once, instead of ending in the router's 404.
 
 /** One guard's part in a locked `req.url`. */
 export interface TargetLock {
@@ -19,6 +20,11 @@ export interface TargetLock {
   readonly approved: string[];
   /** Throws (a `GuardError`) when this guard does not allow `target`; else adds it to `approved`. */
   readonly check: (req: object, lock: TargetLock, target: string) => void;
+  /**
+   * Answers a refusal that `check` threw while the router read the path: Express's router reads it inside a
+   * try/catch, so the throw itself would only end in a 404. Called once per request.
+   */
+  readonly refusedAtDispatch?: (req: object, refusal: unknown) => void;
 }
 
 interface TargetState {
@@ -27,6 +33,8 @@ interface TargetState {
   parsed: unknown;
   /** A trimming or restoring step is half done: `baseUrl + url` has not been approved. */
   pending: boolean;
+  /** The refusal of a target the router was about to dispatch, once answered. */
+  refusal: unknown;
   readonly locks: TargetLock[];
 }
 
@@ -144,7 +152,18 @@ const PARSED_URL_DESCRIPTOR: PropertyDescriptor = {
   },
   set(this: object, value: unknown) {
     const state = stateOf(this);
-    if (state.pending) settle(this, state);
+    if (state.pending) {
+      // A router is reading the path (parseurl stores its parse): the request is being dispatched here.
+      if (state.refusal !== undefined) throw state.refusal;
+      try {
+        settle(this, state);
+      } catch (err) {
+        state.refusal = err;
+        // The router swallows what parseurl throws and would answer 404: the guard answers its refusal.
+        for (const lock of state.locks) lock.refusedAtDispatch?.(this, err);
+        throw err;
+      }
+    }
     state.parsed = value;
   },
 };
@@ -160,7 +179,7 @@ export function lockTarget(req: object, lock: TargetLock): void {
     return;
   }
   const r = req as { url?: unknown; baseUrl?: unknown; _parsedUrl?: unknown };
-  STATES.set(req, { url: r.url, baseUrl: r.baseUrl, parsed: r._parsedUrl, pending: false, locks: [lock] });
+  STATES.set(req, { url: r.url, baseUrl: r.baseUrl, parsed: r._parsedUrl, pending: false, refusal: undefined, locks: [lock] });
   Object.defineProperty(req, 'url', URL_DESCRIPTOR);
   Object.defineProperty(req, 'baseUrl', BASE_URL_DESCRIPTOR);
   Object.defineProperty(req, '_parsedUrl', PARSED_URL_DESCRIPTOR);

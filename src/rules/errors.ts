@@ -15,7 +15,8 @@ export type RestrictionErrorCode =
   | 'unsafe_regex'
   | 'control_character'
   | 'line_too_long'
-  | 'too_many_rules';
+  | 'too_many_rules'
+  | 'text_too_long';
 
 /** Codes of lint warnings: the text is valid but probably not what its author meant. */
 export type RestrictionWarningCode =

@@ -3,6 +3,7 @@ import { MAX_EVERY_VALUES, MAX_PATH_BYTES, MAX_VALUE_BYTES } from './canonical.j
 import { CompiledSet } from './compile.js';
 import { RestrictionSyntaxError, type RestrictionDiagnostic, type RestrictionErrorCode } from './errors.js';
 import { scanLine, type ScannedRule } from './parse-line.js';
+import { linearRegex, type LinearRegex, type LinearWorkBudget } from './linear-regex.js';
 import { COST_BUDGET, vetRegex } from './regex-safety.js';
 import type { ParseOptions, Rule } from './types.js';
 
@@ -10,6 +11,8 @@ import type { ParseOptions, Rule } from './types.js';
 export const MAX_LINE_BYTES = 4096;
 /** The default of {@link ParseOptions.maxRules}. */
 export const DEFAULT_MAX_RULES = 1000;
+/** The default of {@link ParseOptions.maxBytes}: 128 KiB. */
+export const DEFAULT_MAX_BYTES = 131_072;
 
 const COMPILED = Symbol('tokenfence.compiled');
 
@@ -45,6 +48,8 @@ export interface Analysis {
   readonly lineCount: number;
   /** The vetted cost of each valid rule's URL regex, in the order of `rules`. */
   readonly urlCosts: number[];
+  /** The value regexes that run on the linear engine (the analysis could not prove them cheap), by source. */
+  readonly linear: Map<string, LinearRegex>;
 }
 
 /** Verdicts are pure functions of the source, so identical regexes (common in large sets) are vetted once. */
@@ -133,10 +138,74 @@ function regexesOf(rule: ScannedRule): ChargedRegex[] {
 }
 
 /**
+ * What one character costs a regex run as a DFA, in the budget's steps (about a nanosecond each): a table
+ * walk with a binary search of the character's class outside ASCII, measured at 2–6 ns.
+ */
+export const LINEAR_CHAR_COST = 16;
+/** A value regex the analysis costs above this (about 3 ms) runs as a DFA when it can. */
+const LINEAR_PREFERRED_COST = COST_BUDGET / 8;
+/**
+ * The most transition-table cells the DFAs of one set may hold together (4 bytes each: 4 MiB), and the
+ * most DFA states the set's translations may build (what bounds their parse-time work).
+ */
+export const MAX_SET_DFA_CELLS = 1_048_576;
+/**
+ * The most work the linear-engine translations of one parse may take, in units of `linearRegex` (a unit is
+ * 0.05–1 µs: building every DFA of one set takes at most about 0.3–1 s); each translation also counts
+ * {@link LINEAR_CALL_WORK} for what it costs whatever its size.
+ */
+export const LINEAR_SET_WORK = 1_500_000;
+const LINEAR_CALL_WORK = 10_000;
+
+/** The linear-engine translations of one parse: each source once, within the set's memory bound. */
+class LinearWork {
+  private readonly bySource = new Map<string, LinearRegex | { reason: string }>();
+  private cells = 0;
+  private readonly work: LinearWorkBudget = { spent: 0, limit: LINEAR_SET_WORK };
+
+  get(source: string): LinearRegex | { reason: string } {
+    let result = this.bySource.get(source);
+    if (result === undefined) {
+      try {
+        this.work.spent += LINEAR_CALL_WORK;
+        result = this.work.spent > this.work.limit ? { reason: `the set's translation work is used up (${LINEAR_SET_WORK} units)` } : linearRegex(source, false, this.work);
+      } catch (err) {
+        // refa's node limits (TooManyNodesError) and anything unforeseen: refused, never a crash of the parse.
+        result = { reason: /not allowed to create more than/.test(String((err as Error)?.message)) ? 'its automaton is too large' : 'the linear engine could not translate it' };
+      }
+      if (!('reason' in result)) {
+        if (this.cells + result.cells > MAX_SET_DFA_CELLS) {
+          result = { reason: `the automata of this set would need more than ${MAX_SET_DFA_CELLS} table cells` };
+        } else this.cells += result.cells;
+      }
+      this.bySource.set(source, result);
+    }
+    return result;
+  }
+
+  /** The translations the valid rules use. */
+  accepted(rules: readonly Rule[]): Map<string, LinearRegex> {
+    const out = new Map<string, LinearRegex>();
+    for (const rule of rules) {
+      for (const c of rule.constraints) {
+        const r = this.bySource.get(c.pattern);
+        if (r !== undefined && !('reason' in r)) out.set(c.pattern, r);
+      }
+    }
+    return out;
+  }
+}
+
+/**
  * Checks every regex of a scanned rule; returns the errors (empty when the rule is fine), the cost of the
  * runs not in `counted` yet, and the URL regex's own cost.
  */
-function checkRegexes(rule: ScannedRule, line: number, counted: Set<string>): { errors: RestrictionDiagnostic<RestrictionErrorCode>[]; newCost: number; urlCost: number } {
+function checkRegexes(
+  rule: ScannedRule,
+  line: number,
+  counted: Set<string>,
+  linear: LinearWork,
+): { errors: RestrictionDiagnostic<RestrictionErrorCode>[]; newCost: number; urlCost: number } {
   const errors: RestrictionDiagnostic<RestrictionErrorCode>[] = [];
   let lineCost = 0;
   let newCost = 0;
@@ -148,13 +217,23 @@ function checkRegexes(rule: ScannedRule, line: number, counted: Set<string>): { 
       errors.push({ line, column: r.column, code: 'invalid_regex', message: `invalid ${r.what}: ${problem}` });
       continue;
     }
-    const verdict = vetCached(r.source, r.maxInput);
-    if (!verdict.ok) {
-      errors.push({ line, column: r.column + verdict.index, code: 'unsafe_regex', message: `unsafe ${r.what}: ${verdict.message}` });
+    let verdict = vetCached(r.source, r.maxInput);
+    let shortCost = 0;
+    // A value regex the analysis cannot prove cheap, or proves only costly, runs in linear time as a DFA
+    // when it can: a costly one would otherwise take most of the set's budget.
+    const costly = !verdict.ok || verdict.cost > LINEAR_PREFERRED_COST;
+    const fallback = r.what === 'URL regex' || !costly ? null : linear.get(r.source);
+    if (fallback !== null && !('reason' in fallback)) {
+      verdict = { ok: true, cost: LINEAR_CHAR_COST * r.maxInput };
+      shortCost = LINEAR_CHAR_COST * SHORT_INPUT;
+    } else if (verdict.ok) {
+      const short = vetCached(r.source, SHORT_INPUT);
+      shortCost = short.ok ? short.cost : verdict.cost;
+    } else {
+      const why = fallback === null ? '' : `; nor can it run in linear time: ${fallback.reason}`;
+      errors.push({ line, column: r.column + verdict.index, code: 'unsafe_regex', message: `unsafe ${r.what}: ${verdict.message}${why}` });
       continue;
     }
-    const short = vetCached(r.source, SHORT_INPUT);
-    const shortCost = short.ok ? short.cost : verdict.cost;
     if (r.what === 'URL regex') urlCost = verdict.cost;
     for (const charge of r.charges) {
       const cost = verdict.cost * charge.weight + shortCost * charge.shortRuns;
@@ -184,13 +263,26 @@ export function analyseRestrictions(text: string, options: ParseOptions = {}): A
   if (!Number.isInteger(maxRules) || maxRules < 0) {
     throw new TypeError(`options.maxRules must be a non-negative integer, got ${String(maxRules)}`);
   }
+  const maxBytes = options.maxBytes ?? DEFAULT_MAX_BYTES;
+  if (!Number.isInteger(maxBytes) || maxBytes < 0) {
+    throw new TypeError(`options.maxBytes must be a non-negative integer (bytes), got ${String(maxBytes)}`);
+  }
   const lines = text.split('\n');
+  if (text.length > maxBytes / 3 && Buffer.byteLength(text, 'utf8') > maxBytes) {
+    // Nothing is vetted: that work is what the limit bounds. The line that crosses it is named.
+    let bytes = 0;
+    let line = 0;
+    while (line < lines.length && bytes <= maxBytes) bytes += Buffer.byteLength(lines[line++]!, 'utf8') + 1;
+    const error = { line, column: 1, code: 'text_too_long' as const, message: `the text is longer than ${maxBytes} bytes (the limit is options.maxBytes); split the rules over several tokens or shorten them` };
+    return { rules: [], scanned: [], errors: [error], lineCount: lines.length, urlCosts: [], linear: new Map() };
+  }
   const rules: Rule[] = [];
   const scanned: ScannedRule[] = [];
   const urlCosts: number[] = [];
   const errors: RestrictionDiagnostic<RestrictionErrorCode>[] = [];
   let ruleCount = 0;
   const counted = new Set<string>();
+  const linear = new LinearWork();
   let setCost = 0;
   let setOverBudget = false;
   lines.forEach((raw, index) => {
@@ -204,7 +296,7 @@ export function analyseRestrictions(text: string, options: ParseOptions = {}): A
       errors.push(...result.errors);
       return;
     }
-    const { errors: regexErrors, newCost, urlCost } = checkRegexes(result.rule, line, counted);
+    const { errors: regexErrors, newCost, urlCost } = checkRegexes(result.rule, line, counted, linear);
     if (regexErrors.length > 0) {
       errors.push(...regexErrors);
       return;
@@ -227,7 +319,7 @@ export function analyseRestrictions(text: string, options: ParseOptions = {}): A
     rules.push(Object.freeze({ line, methods: methods && Object.freeze(methods), url, urlColumn, constraints: Object.freeze(constraints.map((c) => Object.freeze(c))) }));
     scanned.push(result.rule);
   });
-  return { rules, scanned, errors, lineCount: lines.length, urlCosts };
+  return { rules, scanned, errors, lineCount: lines.length, urlCosts, linear: linear.accepted(rules) };
 }
 
 /**
@@ -241,5 +333,5 @@ export function analyseRestrictions(text: string, options: ParseOptions = {}): A
 export function parseRestrictions(text: string, options: ParseOptions = {}): RestrictionSet {
   const analysis = analyseRestrictions(text, options);
   if (analysis.errors.length > 0) throw new RestrictionSyntaxError(analysis.errors);
-  return new RestrictionSet(analysis.rules, new CompiledSet(analysis.rules, analysis.urlCosts));
+  return new RestrictionSet(analysis.rules, new CompiledSet(analysis.rules, analysis.urlCosts, analysis.linear));
 }

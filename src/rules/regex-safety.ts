@@ -30,6 +30,7 @@
 import { RegExpParser, type AST } from '@eslint-community/regexpp';
 import { toCharSet, type ReadonlyFlags } from 'regexp-ast-analysis';
 import safeRegex from 'safe-regex2';
+import { applyEdits } from './source-edits.js';
 
 /** A character set as the analysis sees it (refa's `CharSet`). */
 type CharSet = ReturnType<typeof toCharSet>;
@@ -144,6 +145,12 @@ function attempt(check: () => void): Refusal | null {
 export function vetRegex(source: string, maxInput: number, caseInsensitive = true): SafetyVerdict {
   const pattern = parse(source);
   if (!('type' in pattern)) return { ok: false, ...pattern };
+  const copied = backreferencesCopied(source, pattern);
+  if (copied !== null) {
+    const verdict = vetRegex(copied.source, maxInput, caseInsensitive);
+    if (verdict.ok) return verdict;
+    return { ok: false, message: `back-reference \`${copied.first.raw}\`, costed as a copy of its group: ${verdict.message}`, index: copied.first.start };
+  }
   const flags = flagsOf(caseInsensitive);
   const refusal = attempt(() => structure(pattern, flags)) ?? safeRegex2Refusal(source, pattern);
   if (refusal) return { ok: false, ...refusal };
@@ -161,6 +168,54 @@ export function vetRegex(source: string, maxInput: number, caseInsensitive = tru
     };
   }
   return { ok: true, cost };
+}
+
+/** The longest source a regex with its back-references copied may have. */
+const MAX_COPIED_SOURCE = 16_384;
+
+/**
+ * `source` with every back-reference written as an optional copy of its group, `(?:group|)`, or null
+ * when it has none or one cannot be copied. A back-reference reads, deterministically, the text its group
+ * read (or nothing, when the group has not matched): text the copy can read too, since the group's own
+ * pattern matched it and holds no assertion that could read it differently here. So every way V8 can try
+ * the original is a way it can try the copy, at no more cost, and the copy's estimate bounds the
+ * original's. Not copied (the structure layer then refuses the back-reference): a group that holds an
+ * assertion, a back-reference or a named group; a back-reference inside its own group or a lookbehind
+ * (matched backwards); a copy over {@link MAX_COPIED_SOURCE} characters.
+ */
+export function backreferencesCopied(source: string, pattern: AST.Pattern): { source: string; first: AST.Backreference } | null {
+  const refs: AST.Backreference[] = [];
+  let insideLookbehind = false;
+  const collect = (node: AST.Node, behind: boolean): void => {
+    if (node.type === 'Backreference') {
+      refs.push(node);
+      if (behind) insideLookbehind = true;
+    }
+    const isBehind = behind || (node.type === 'Assertion' && node.kind === 'lookbehind');
+    for (const child of children(node)) collect(child, isBehind);
+  };
+  collect(pattern, false);
+  if (insideLookbehind || refs.length === 0) return null;
+  const copyable = (group: AST.CapturingGroup): boolean => {
+    let fine = true;
+    const visit = (node: AST.Node): void => {
+      if (node.type === 'Assertion' || node.type === 'Backreference' || (node.type === 'CapturingGroup' && node.name !== null && node !== group)) fine = false;
+      for (const child of children(node)) visit(child);
+    };
+    visit(group);
+    return fine;
+  };
+  const edits: { start: number; end: number; text: string }[] = [];
+  for (const ref of refs) {
+    const group = ref.resolved;
+    if (Array.isArray(group) || !copyable(group as AST.CapturingGroup)) return null;
+    const g = group as AST.CapturingGroup;
+    if (ref.start >= g.start && ref.end <= g.end) return null;
+    edits.push({ start: ref.start, end: ref.end, text: `(?:${g.alternatives.map((a) => a.raw).join('|')}|)` });
+  }
+  // Bounded before it is built: every copy adds its text.
+  if (source.length + edits.reduce((n, e) => n + e.text.length, 0) > MAX_COPIED_SOURCE) return null;
+  return { source: applyEdits(source, edits), first: refs.reduce((a, b) => (a.start <= b.start ? a : b)) };
 }
 
 /** Layer 1 on its own: back-references, lookarounds inside repetitions, ambiguous repetitions. */

@@ -118,4 +118,12 @@ export interface ParseOptions {
    * @default 1000
    */
   maxRules?: number;
+  /**
+   * The most UTF-8 bytes a whole restriction text may hold. Parsing vets and compiles every regex, and a
+   * first case-insensitive or `basePath` evaluation may compile them again, so this bounds what one text
+   * can cost before it is accepted (`text_too_long` is reported without vetting anything). A thousand
+   * ordinary rules take 60–90 KiB.
+   * @default 131072 (128 KiB)
+   */
+  maxBytes?: number;
 }

@@ -222,11 +222,12 @@ describe.each(EXPRESS_FLAVOURS)('request targets on $name', (flavour: ExpressFla
     it.each(['methods', 'rules'] as const)('to a suffix of the approved path is still refused (%s token)', async (kind) => {
       // /rest/api/2/issue/.* approves …/issue/x/rest/api/2/admin; the rewrite keeps only its tail. A suffix is
       // shaped like Express's own mount trimming, so the lock refuses it when the router reads the new path
-      // (parseurl storing req._parsedUrl). Express's router reads it inside a try/catch, so the refusal
-      // does not reach the host's error handler: the router finds no path and answers 404. Fail closed.
+      // (parseurl storing req._parsedUrl). Express's router reads it inside a try/catch, which would end the
+      // request in a 404: the guard answers its own coded 403 instead, audited once.
       denials.length = 0;
       const res = await rewrite('/rest/api/2/issue/x/rest/api/2/admin', '/rest/api/2/admin', tok[kind]);
-      expect(res.status).toBe(404);
+      expect(outcome(res)).toMatchObject(byGuard(403, 'restricted'));
+      expect(res.headers['www-authenticate']).toMatch(/^Bearer .*insufficient_scope/);
       expect(hits).toEqual([]);
       expect(denials).toEqual([expect.objectContaining({ type: 'token.denied', reason: 'restricted', status: 403 })]);
       // The same tail behind a mount path that Express trims is Express's own step, and works.

@@ -353,7 +353,7 @@ describe('parseRestrictions (property-based)', () => {
       { text: '/x[QueryParam::a==b', code: 'unclosed_bracket' },
       { text: '(a|a)*', code: 'unsafe_regex' },
       { text: '/x/(a+)+', code: 'unsafe_regex' },
-      { text: '/(x)\\1', code: 'unsafe_regex' },
+      { text: '/(x\\b)\\1', code: 'unsafe_regex' },
     );
     const validLine = fc.oneof(validRule.map((r) => r.text), filler);
     fc.assert(

@@ -1,7 +1,7 @@
-import { formatRestrictions, lintRestrictions, parseRestrictions, RestrictionSyntaxError, type RestrictionDiagnostic } from '../../../src/index.js';
+import { evaluateRestrictions, formatRestrictions, lintRestrictions, parseRestrictions, RestrictionSyntaxError, type RestrictionDiagnostic } from '../../../src/index.js';
 
 /** The errors parseRestrictions throws for `text` (fails the test when it does not throw). */
-function errorsOf(text: string, options?: { maxRules?: number }): readonly RestrictionDiagnostic[] {
+function errorsOf(text: string, options?: { maxRules?: number; maxBytes?: number }): readonly RestrictionDiagnostic[] {
   try {
     parseRestrictions(text, options);
   } catch (err) {
@@ -137,12 +137,55 @@ describe('parse errors', () => {
     ['/x\u0000', 'control_character', 3],
     ['/x\ry', 'control_character', 3],
     ['(a|a)*', 'unsafe_regex', 1],
-    ['/x[QueryParam::a==(a+)+]', 'unsafe_regex', 19],
-    ['(a)\\1', 'unsafe_regex', 4],
+    ['/x[QueryParam::a==(a+)+\\1]', 'unsafe_regex', 24],
+    ['(a\\b)\\1', 'unsafe_regex', 6],
   ])('%j → %s at column %d', (text, code, column) => {
     const errors = errorsOf(text);
     expect(errors[0]).toMatchObject({ line: 1, column, code });
     expect(errors[0]!.message.length).toBeGreaterThan(10);
+  });
+
+  test('a value regex the analysis cannot prove cheap runs as a DFA; one a DFA cannot run is refused, saying both', () => {
+    for (const text of ['/x[QueryParam::a==(a+)+]', '/x[JsonData::a==(a|aa)+b]']) {
+      const set = parseRestrictions(text);
+      const request = (v: string) =>
+        text.includes('Query') ? { method: 'GET', url: `/x?a=${v}` } : { method: 'POST', url: '/x', contentType: 'application/json', body: { a: v } };
+      const v8 = new RegExp(`^(?:${text.slice(text.indexOf('==') + 2, -1)})$`, 's');
+      for (const v of ['', 'a', 'aaa', 'aab', 'ab', 'aaab', `${'a'.repeat(12)}!`]) {
+        expect(evaluateRestrictions(set, request(v)).allowed).toBe(v8.test(v));
+      }
+      // Where V8 would take minutes (its answer is plain: no b at the end), the DFA reads the value once.
+      expect(evaluateRestrictions(set, request(`${'a'.repeat(4000)}!`)).allowed).toBe(false);
+    }
+    const [error] = errorsOf('/x[QueryParam::a==(a+)+\\1]');
+    expect(error!.message).toMatch(/^unsafe QueryParam regex: .*; nor can it run in linear time: .*back-reference/);
+    // URL regexes stay with V8 and the analysis.
+    expect(errorsOf('/(a+)+')[0]!.code).toBe('unsafe_regex');
+  });
+
+  test('text_too_long over maxBytes (128 KiB by default, UTF-8 bytes), naming the line that crosses it, without vetting anything', () => {
+    const line = `/${'a'.repeat(1000)}`;
+    const text = Array.from({ length: 130 }, () => line).join('\n');
+    expect(Buffer.byteLength(text)).toBeLessThanOrEqual(131_072);
+    expect(parseRestrictions(text).rules).toHaveLength(130);
+    const over = `${text}\n${line}`;
+    expect(errorsOf(over)).toEqual([expect.objectContaining({ line: 131, column: 1, code: 'text_too_long' })]);
+    expect(errorsOf(over)[0]!.message).toMatch(/longer than 131072 bytes .*options\.maxBytes/);
+    // Bytes, not characters; a configured limit; a line of an unsafe regex is not even vetted.
+    expect(errorsOf('/é'.repeat(6), { maxBytes: 12 })).toEqual([expect.objectContaining({ code: 'text_too_long' })]);
+    expect(parseRestrictions('/é'.repeat(6), { maxBytes: 18 }).rules).toHaveLength(1);
+    expect(errorsOf('(a|a)*\n/xyz', { maxBytes: 8 })).toEqual([expect.objectContaining({ line: 2, code: 'text_too_long' })]);
+    expect(() => parseRestrictions('/x', { maxBytes: -1 })).toThrow(/options\.maxBytes must be a non-negative integer/);
+  });
+
+  test("the linear engine's translations of one text share a work limit, then each further one is refused", () => {
+    // Each distinct regex the analysis refuses is translated: at least 10,000 units each, 1.5e6 in all.
+    const lines = Array.from({ length: 200 }, (_, i) => `/v${i}[QueryParam::q${i}==(a+)+b${i}]`);
+    const errors = errorsOf(lines.join('\n'));
+    expect(errors.length).toBeGreaterThan(0);
+    expect(errors.every((e) => e.code === 'unsafe_regex' && /translation work is used up/.test(e.message))).toBe(true);
+    expect(errors[0]!.line).toBeGreaterThan(50);
+    expect(errors[0]!.line).toBeLessThanOrEqual(150);
   });
 
   test('a regex cannot escape the full-match anchors', () => {

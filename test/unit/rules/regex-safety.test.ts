@@ -1,4 +1,6 @@
+import { RegExpParser } from '@eslint-community/regexpp';
 import {
+  backreferencesCopied,
   checkSafeRegex2,
   checkStructure,
   COST_BUDGET,
@@ -53,8 +55,8 @@ describe('vetRegex cost model', () => {
     ['(a|aa)+', /more than one way/],
     ['(a|b|ab)*c', /more than one way/],
     ['(a+)+', /repetition inside a repetition/],
-    ['(a)\\1', /back-reference/],
-    ['(?<n>a)\\k<n>', /back-reference/],
+    ['(a+)\\1+', /back-reference/],
+    ['(?<n>a\\b)\\k<n>', /back-reference/],
     ['(?:x(?=.*y))*z', /lookaround .* inside a repetition/],
     ['.*(?=.*x).*y', /backtracking steps/],
     // Adjacent runs that overlap through an optional middle: a+ then (maybe no) b then a+.
@@ -145,10 +147,14 @@ describe('layer 1: checkStructure', () => {
   );
 
   test('a named back-reference repeated inside a group is a back-reference, not a nested repetition', () => {
-    const verdict = vetRegex('(?<n>a)(?:\\k<n>)*', PATH);
-    expect(verdict).toMatchObject({ ok: false, index: '(?<n>a)(?:'.length });
+    // Layer 1 alone refuses it as what it is; the whole vetting costs it as a copy of its group, (?:a|)*:
+    // one character at a time, linear.
+    expect(checkStructure('(?<n>a)(?:\\k<n>)*')).toMatchObject({ index: '(?<n>a)(?:'.length, message: expect.stringMatching(/^back-reference `\\k<n>`/) });
+    expect(checkStructure('(?<n>a)(?:\\k<n>)*')?.message).not.toMatch(/repetition inside/);
+    expect(vetRegex('(?<n>a)(?:\\k<n>)*', PATH)).toEqual({ ok: true, cost: PATH });
+    const verdict = vetRegex('(?<n>a\\b)(?:\\k<n>)*', PATH);
+    expect(verdict).toMatchObject({ ok: false, index: '(?<n>a\\b)(?:'.length });
     expect(verdict.ok ? '' : verdict.message).toMatch(/back-reference `\\k<n>`/);
-    expect(verdict.ok ? '' : verdict.message).not.toMatch(/repetition inside/);
   });
 
   test.each([
@@ -354,5 +360,54 @@ describe('layer 3: estimateCost', () => {
     const plain = estimate('(?:[^/])+/x') as number;
     const looked = estimate('(?:(?!ab)[^/])+/x') as number;
     expect(looked).toBeGreaterThan(plain);
+  });
+});
+
+describe('back-references, costed as optional copies of their groups', () => {
+  const copied = (source: string) => backreferencesCopied(source, new RegExpParser({ ecmaVersion: 2025 }).parsePattern(source, 0, source.length, { unicode: false }))?.source ?? null;
+
+  test.each([
+    ['(a)\\1', '(a)(?:a|)'],
+    ['^(\\d{1,2})([./-])(\\d{1,2})\\2(\\d{4})$', '^(\\d{1,2})([./-])(\\d{1,2})(?:[./-]|)(\\d{4})$'],
+    ['(?<q>["\'])[^"\']*\\k<q>', '(?<q>["\'])[^"\']*(?:["\']|)'],
+    ['(a|b)x\\1', '(a|b)x(?:a|b|)'],
+  ])('%s → %s', (source, expected) => {
+    expect(copied(source)).toBe(expected);
+  });
+
+  test.each([
+    ['(a)', 'none to copy'],
+    ['(a\\b)\\1', 'a group holding an assertion'],
+    ['((?<n>a))\\1', 'a group holding a named group'],
+    ['(a\\1)', 'a back-reference inside its own group'],
+    ['(a)(?<=\\1)', 'a back-reference inside a lookbehind'],
+  ])('%s is not copied (%s)', (source) => {
+    expect(copied(source)).toBeNull();
+  });
+
+  test('the copy decides: cheap copies are accepted, costly ones refused with the copy named', () => {
+    expect(vetRegex('^(\\d{1,2})([./-])(\\d{1,2})\\2(\\d{4})$', 4096)).toMatchObject({ ok: true });
+    expect(vetRegex('(["\'])[^"\']*\\1', 4096)).toMatchObject({ ok: true });
+    for (const [source, n] of [['(a+)\\1+', 4096], ['(.*)\\1x', 8192], ['(a|aa)\\1*b', 4096]] as const) {
+      const verdict = vetRegex(source, n);
+      expect(verdict.ok).toBe(false);
+      expect(verdict.ok ? '' : verdict.message).toMatch(/^back-reference `\\1`, costed as a copy of its group: /);
+    }
+    // Without a copy, the structure layer refuses the back-reference as before.
+    expect(vetRegex('(a\\b)\\1', 4096)).toMatchObject({ ok: false, message: expect.stringMatching(/^back-reference `\\1` \(back-references can take/) });
+  });
+
+  test('an accepted back-reference stays fast on adversarial inputs at the cap', () => {
+    for (const [source, input] of [
+      ['^(\\d{1,2})([./-])(\\d{1,2})\\2(\\d{4})$', '1/'.repeat(2048)],
+      ['(["\'])[^"\']*\\1', `"${'a'.repeat(4094)}'`],
+    ] as const) {
+      expect(vetRegex(source, 4096).ok).toBe(true);
+      const re = new RegExp(`^(?:${source})$`, 's');
+      const t0 = performance.now();
+      re.test(input);
+      // A sanity bound far above the measured ~0.1 ms, not a benchmark: exponential would be seconds.
+      expect(performance.now() - t0).toBeLessThan(500);
+    }
   });
 });

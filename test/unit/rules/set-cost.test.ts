@@ -27,6 +27,9 @@ function runsOf(needle: string, fn: () => void): number {
   return runs;
 }
 
+/** Lines of up to 4,000 `(?:)` groups: a thousand of them pass the default maxBytes (128 KiB) by far. */
+const LARGE = { maxBytes: 4 * 1024 * 1024 };
+
 /** `n` lines whose URL regexes all differ but all match `/x`, sharing one constraint. */
 const distinctUrls = (n: number, constraint: (i: number) => string, method = 'POST') =>
   Array.from({ length: n }, (_, i) => `[${method}]/x${'(?:)'.repeat(i + 1)}${constraint(i)}`).join('\n');
@@ -36,7 +39,7 @@ const jsonRequest = { method: 'POST', url: '/x', contentType: 'application/json'
 
 describe('a constraint shared by many rules runs once per request', () => {
   test('JsonData: 1,000 lines with one (regex, path) pair run it once, explanation included', () => {
-    const set = parseRestrictions(distinctUrls(1000, () => `[JsonData::v==${COSTLY}]`));
+    const set = parseRestrictions(distinctUrls(1000, () => `[JsonData::v==${COSTLY}]`), LARGE);
     expect(set.rules).toHaveLength(1000);
     const runs = runsOf('{0,16}a+b', () => {
       const decision = evaluateRestrictions(set, jsonRequest);
@@ -47,7 +50,7 @@ describe('a constraint shared by many rules runs once per request', () => {
   });
 
   test('QueryParam: 1,000 lines with one (regex, name) pair run it once', () => {
-    const set = parseRestrictions(distinctUrls(1000, () => `[QueryParam::v==${COSTLY}]`, 'GET'));
+    const set = parseRestrictions(distinctUrls(1000, () => `[QueryParam::v==${COSTLY}]`, 'GET'), LARGE);
     expect(runsOf('{0,16}a+b', () => expect(evaluateRestrictions(set, { method: 'GET', url: `/x?v=${VALUE}` }).allowed).toBe(false))).toBe(1);
   });
 
@@ -66,11 +69,11 @@ describe('a constraint shared by many rules runs once per request', () => {
   });
 
   test('one regex under different names or paths is charged for each: they hold different values', () => {
-    const paths = lintRestrictions(distinctUrls(1000, (i) => `[JsonData::v${i}==${COSTLY}]`));
+    const paths = lintRestrictions(distinctUrls(1000, (i) => `[JsonData::v${i}==${COSTLY}]`), LARGE);
     expect(paths.ok).toBe(false);
     expect(paths.errors.some((e) => e.code === 'unsafe_regex' && /the set's regexes/.test(e.message))).toBe(true);
     // … while the same pair on every line is charged once and fits.
-    expect(lintRestrictions(distinctUrls(1000, () => `[JsonData::v0==${COSTLY}]`)).ok).toBe(true);
+    expect(lintRestrictions(distinctUrls(1000, () => `[JsonData::v0==${COSTLY}]`), LARGE).ok).toBe(true);
   });
 
   test('targets that differ may not together exceed the caps of one', () => {
