@@ -38,6 +38,8 @@ export const TEXTS = [
   { name: 'crafted, 128 KiB: .*/(.)(.)…(1,300 groups)<i>', url: true, text: (salt) => fill((i) => `.*/${'(.)'.repeat(1300)}${salt}${i}`, salt) },
   { name: 'crafted, 128 KiB: /z<i>[a-z0-9_]…(400 classes)', url: true, text: (salt) => fill((i) => `/z${salt}${i}${'[a-z0-9_]'.repeat(400)}`, salt) },
   { name: 'crafted, 128 KiB: /z<i>(?:a0|a1|…|a399)', url: true, text: (salt) => fill((i) => `/z${salt}${i}(?:${Array.from({ length: 400 }, (_, k) => `a${k}`).join('|')})`, salt) },
+  { name: 'crafted, 128 KiB: /\\b.\\b.…(1,360 word boundaries)<i> (refused: more than 64 a regex)', url: true, text: (salt) => fill((i) => `/${'\\b.'.repeat(1360)}${salt}${i}`, salt) },
+  { name: 'crafted, 128 KiB: [QueryParam::q<i>==\\b.\\b.…(1,340)] (refused by both engines)', text: (salt) => fill((i) => `/v${i}[QueryParam::q${i}==${'\\b.'.repeat(1340)}${salt}${i}]`, salt) },
   {
     name: 'crafted: linear engine, 1,000 lines of /v<i>[QueryParam::q<i>==(a+)+b<i>] (refused once the set\'s translation work is used up)',
     text: (salt) => fill((i) => `/v${i}[QueryParam::q${i}==(a+)+b${salt}${i}]`, salt, { count: 1000 }),

@@ -233,14 +233,14 @@ export async function run({ log = () => {} } = {}) {
   const accepted = worst.rows.filter((r) => r.accepted === true && typeof r.medianMs === 'number');
   const worstRow = accepted.reduce((a, b) => ((b.projectedFullMs ?? b.medianMs) > (a?.projectedFullMs ?? a?.medianMs ?? -1) ? b : a), undefined);
   const worstTable = markdownTable(
-    ['finding (1,000 lines)', 'accepted', 'median ms', 'p75 ms', 'scale', 'projected ms at full scale'],
+    ['finding (1,000 lines)', 'accepted', 'median ms', 'p75 ms', 'scale', 'projected ms at the largest accepted scale'],
     worst.rows.map((r) => [
       r.name,
       r.accepted === true ? 'yes' : r.accepted === false ? 'no (refused at parse)' : `— (${r.skipped ?? 'not run'})`,
       r.medianMs ?? '—',
       r.p75Ms ?? '—',
       r.scale ?? '—',
-      r.projectedFullMs ?? '—',
+      r.projectedFullMs === undefined || r.projectedFullMs === null ? '—' : `${r.projectedFullMs} (at ${r.acceptedScale})`,
     ]),
     ['l', 'l', 'r', 'r', 'r', 'r'],
   );
@@ -282,7 +282,8 @@ export async function run({ log = () => {} } = {}) {
     '',
     '**The worst accepted sets** (bench/worst-set.mjs: each red-team finding of issue 12 as a 1,000-line set on its',
     'adversarial request; a finding that no longer parses is refused at parse time, which is the fix; rows that',
-    'would take minutes run at a smaller scale, projected to full scale by the finding\'s exponent)',
+    'would take minutes run at a smaller scale, projected by the finding\'s exponent to the largest scale still',
+    'accepted — full scale is 1; maxBytes refuses a thousand lines of 4 KiB)',
     '',
     worstTable,
     '',

@@ -15,7 +15,7 @@
 // back-references to groups that match more than a few words (refa writes a back-reference to a small finite
 // group out as the words it can repeat), back-references inside lookarounds or to groups inside one or holding
 // an assertion, groups with modifiers, and automata over the limits below.
-import { RegExpParser, type AST } from '@eslint-community/regexpp';
+import { RegExpParser, visitRegExpAST, type AST } from '@eslint-community/regexpp';
 import { CharSet, DFA, JS, NFA, type Alternation, type Concatenation, type Element, type Expression, type NoParent, type Quantifier } from 'refa';
 import { isPotentiallyZeroLength, isZeroLength, type ReadonlyFlags } from 'regexp-ast-analysis';
 import { applyEdits } from './source-edits.js';
@@ -356,7 +356,7 @@ function compile(expression: NoParent<Expression>, mode: Mode, budget: Budget): 
     const key = `${q}|${trackerStates.join(',')}|${obligations.join(',')}`;
     let c = interned.get(key);
     if (c === undefined) {
-      spend(budget);
+      spend(budget, 1 + trackers.length + looks.length);
       if (++budget.configurations > MAX_CONFIGURATIONS) throw new Untranslatable('a regex whose assertions need this many configurations');
       const final = q === end && obligations.every((o) => {
         const { table, negate } = looks[Math.floor(o / 65536)]!;
@@ -374,7 +374,7 @@ function compile(expression: NoParent<Expression>, mode: Mode, budget: Budget): 
     const stack: [number, readonly number[]][] = [[q0, obligations0]];
     while (stack.length > 0) {
       const [q, obligations] = stack.pop()!;
-      spend(budget);
+      spend(budget, 1 + trackers.length + looks.length);
       if (++budget.configurations > MAX_CONFIGURATIONS) throw new Untranslatable('a regex whose assertions need this many configurations');
       const key = `${q}|${obligations.join(',')}`;
       if (seen.has(key)) continue;
@@ -553,6 +553,13 @@ function settleAnchors(pattern: AST.Pattern, source: string, flags: ReadonlyFlag
   return applyEdits(source, edits);
 }
 
+/** Whether `node` is or holds a back-reference. */
+function holdsBackreference(node: AST.Node): boolean {
+  let found = false;
+  visitRegExpAST(node as AST.Pattern, { onBackreferenceEnter: () => void (found = true) });
+  return found;
+}
+
 /** Whether a `^` (`$`) always holds in a full match (true), never does (false), or neither. */
 function anchorReading(anchor: AST.Assertion, flags: ReadonlyFlags): boolean | undefined {
   const start = anchor.kind === 'start';
@@ -563,6 +570,12 @@ function anchorReading(anchor: AST.Assertion, flags: ReadonlyFlags): boolean | u
       const k = parent.elements.indexOf(node as AST.Element);
       const side = start ? parent.elements.slice(0, k) : parent.elements.slice(k + 1);
       for (const el of side) {
+        // regexp-ast-analysis reads a back-reference to a group outside `el` as never empty, though
+        // `(a?)\1` can read nothing: an element that holds one decides nothing here.
+        if (holdsBackreference(el)) {
+          always = false;
+          continue;
+        }
         if (!isPotentiallyZeroLength(el, flags)) return false;
         if (!isZeroLength(el, flags)) always = false;
       }

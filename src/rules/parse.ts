@@ -157,6 +157,18 @@ export const MAX_SET_DFA_CELLS = 1_048_576;
 export const LINEAR_SET_WORK = 1_500_000;
 const LINEAR_CALL_WORK = 10_000;
 
+/**
+ * The most word boundaries the V8-compiled regexes of one text may hold together (each distinct regex
+ * counted once): with at most {@link MAX_WORD_BOUNDARIES} in one, compiling them all takes tens of ms.
+ */
+export const MAX_SET_WORD_BOUNDARIES = 256;
+
+/** The word boundaries counted so far in one parse, and the sources they were counted for. */
+interface WordBoundaries {
+  total: number;
+  readonly sources: Set<string>;
+}
+
 /** The linear-engine translations of one parse: each source once, within the set's memory bound. */
 class LinearWork {
   private readonly bySource = new Map<string, LinearRegex | { reason: string }>();
@@ -205,8 +217,11 @@ function checkRegexes(
   line: number,
   counted: Set<string>,
   linear: LinearWork,
+  boundaries: WordBoundaries,
 ): { errors: RestrictionDiagnostic<RestrictionErrorCode>[]; newCost: number; urlCost: number } {
   const errors: RestrictionDiagnostic<RestrictionErrorCode>[] = [];
+  let newBoundaries = 0;
+  const boundarySources: string[] = [];
   let lineCost = 0;
   let newCost = 0;
   let urlCost = Infinity;
@@ -224,7 +239,7 @@ function checkRegexes(
     const costly = !verdict.ok || verdict.cost > LINEAR_PREFERRED_COST;
     const fallback = r.what === 'URL regex' || !costly ? null : linear.get(r.source);
     if (fallback !== null && !('reason' in fallback)) {
-      verdict = { ok: true, cost: LINEAR_CHAR_COST * r.maxInput };
+      verdict = { ok: true, cost: LINEAR_CHAR_COST * r.maxInput, wordBoundaries: 0 };
       shortCost = LINEAR_CHAR_COST * SHORT_INPUT;
     } else if (verdict.ok) {
       const short = vetCached(r.source, SHORT_INPUT);
@@ -235,6 +250,10 @@ function checkRegexes(
       continue;
     }
     if (r.what === 'URL regex') urlCost = verdict.cost;
+    if (verdict.wordBoundaries > 0 && !boundaries.sources.has(r.source) && !boundarySources.includes(r.source)) {
+      boundarySources.push(r.source);
+      newBoundaries += verdict.wordBoundaries;
+    }
     for (const charge of r.charges) {
       const cost = verdict.cost * charge.weight + shortCost * charge.shortRuns;
       lineCost += cost;
@@ -252,7 +271,19 @@ function checkRegexes(
       message: `the regexes of this line together may take about ${lineCost.toExponential(1)} backtracking steps on one request (the budget is ${COST_BUDGET.toExponential(1)})`,
     });
   }
-  if (errors.length === 0) for (const key of keys) counted.add(key);
+  if (errors.length === 0 && boundaries.total + newBoundaries > MAX_SET_WORD_BOUNDARIES) {
+    errors.push({
+      line,
+      column: rule.urlColumn,
+      code: 'unsafe_regex',
+      message: `with this line the regexes of the text hold more than ${MAX_SET_WORD_BOUNDARIES} word boundaries (\\b, \\B), which V8 is slow to compile; use fewer`,
+    });
+  }
+  if (errors.length === 0) {
+    for (const key of keys) counted.add(key);
+    boundaries.total += newBoundaries;
+    for (const source of boundarySources) boundaries.sources.add(source);
+  }
   return { errors, newCost: errors.length === 0 ? newCost : 0, urlCost };
 }
 
@@ -283,6 +314,7 @@ export function analyseRestrictions(text: string, options: ParseOptions = {}): A
   let ruleCount = 0;
   const counted = new Set<string>();
   const linear = new LinearWork();
+  const boundaries: WordBoundaries = { total: 0, sources: new Set() };
   let setCost = 0;
   let setOverBudget = false;
   lines.forEach((raw, index) => {
@@ -296,7 +328,7 @@ export function analyseRestrictions(text: string, options: ParseOptions = {}): A
       errors.push(...result.errors);
       return;
     }
-    const { errors: regexErrors, newCost, urlCost } = checkRegexes(result.rule, line, counted, linear);
+    const { errors: regexErrors, newCost, urlCost } = checkRegexes(result.rule, line, counted, linear, boundaries);
     if (regexErrors.length > 0) {
       errors.push(...regexErrors);
       return;

@@ -27,8 +27,8 @@
 // calibrated on V8: `.*/rest/.*/issue/.*` on an 8 KiB adversarial path is 1.3e7 steps and ~11 ms.
 // test/unit/rules/benign-corpus.test.ts measures the false refusals on public regexes, and
 // redos-corpus.test.ts times every accepted shape, and every newly accepted corpus regex, at the caps.
-import { RegExpParser, type AST } from '@eslint-community/regexpp';
-import { toCharSet, type ReadonlyFlags } from 'regexp-ast-analysis';
+import { RegExpParser, visitRegExpAST, type AST } from '@eslint-community/regexpp';
+import { getLengthRange, toCharSet, type ReadonlyFlags } from 'regexp-ast-analysis';
 import safeRegex from 'safe-regex2';
 import { applyEdits } from './source-edits.js';
 
@@ -65,7 +65,17 @@ const MAX_UNROLL = 256;
 const MAX_UNROLLED_SOURCE = 65_536;
 
 /** The verdict on one regex. */
-export type SafetyVerdict = { ok: true; cost: number } | { ok: false; message: string; index: number };
+/**
+ * `cost`: the estimated worst-case steps; `wordBoundaries`: the `\b` and `\B` it holds, which V8 takes
+ * superlinear time to compile (the set's total is bounded by parse).
+ */
+export type SafetyVerdict = { ok: true; cost: number; wordBoundaries: number } | { ok: false; message: string; index: number };
+
+/**
+ * The most word boundaries (`\b`, `\B`) one regex may hold. V8's compilation of each grows with the others
+ * in the regex: 64 take about 5 ms, 1,360 (one 4 KiB line) 0.27 s.
+ */
+export const MAX_WORD_BOUNDARIES = 64;
 /** What one layer found: nothing (`null`), or why the regex is refused and where (index into the source). */
 export type Refusal = { message: string; index: number };
 
@@ -145,10 +155,19 @@ function attempt(check: () => void): Refusal | null {
 export function vetRegex(source: string, maxInput: number, caseInsensitive = true): SafetyVerdict {
   const pattern = parse(source);
   if (!('type' in pattern)) return { ok: false, ...pattern };
+  const boundaries: AST.Assertion[] = [];
+  visitRegExpAST(pattern, { onAssertionEnter: (a) => void (a.kind === 'word' && boundaries.push(a)) });
+  if (boundaries.length > MAX_WORD_BOUNDARIES) {
+    return {
+      ok: false,
+      message: `more than ${MAX_WORD_BOUNDARIES} word boundaries (\\b, \\B): V8 takes longer to compile each the more there are (1,360 took 0.27 s)`,
+      index: boundaries[MAX_WORD_BOUNDARIES]!.start,
+    };
+  }
   const copied = backreferencesCopied(source, pattern);
   if (copied !== null) {
     const verdict = vetRegex(copied.source, maxInput, caseInsensitive);
-    if (verdict.ok) return verdict;
+    if (verdict.ok) return { ...verdict, wordBoundaries: boundaries.length };
     return { ok: false, message: `back-reference \`${copied.first.raw}\`, costed as a copy of its group: ${verdict.message}`, index: copied.first.start };
   }
   const flags = flagsOf(caseInsensitive);
@@ -167,9 +186,11 @@ export function vetRegex(source: string, maxInput: number, caseInsensitive = tru
       index: 0,
     };
   }
-  return { ok: true, cost };
+  return { ok: true, cost, wordBoundaries: boundaries.length };
 }
 
+/** The longest text a group may match for a back-reference to it to be costed as a copy. */
+const MAX_COPIED_GROUP = 32;
 /** The longest source a regex with its back-references copied may have. */
 const MAX_COPIED_SOURCE = 16_384;
 
@@ -178,10 +199,13 @@ const MAX_COPIED_SOURCE = 16_384;
  * when it has none or one cannot be copied. A back-reference reads, deterministically, the text its group
  * read (or nothing, when the group has not matched): text the copy can read too, since the group's own
  * pattern matched it and holds no assertion that could read it differently here. So every way V8 can try
- * the original is a way it can try the copy, at no more cost, and the copy's estimate bounds the
- * original's. Not copied (the structure layer then refuses the back-reference): a group that holds an
- * assertion, a back-reference or a named group; a back-reference inside its own group or a lookbehind
- * (matched backwards); a copy over {@link MAX_COPIED_SOURCE} characters.
+ * the original is a way it can try the copy. That bounds which ways exist, not how many V8 tries before
+ * it gives up: where the copy succeeds and the back-reference fails, V8 tries on (`(.*)(.*)\1\2` was costed
+ * 1e5 and took 2 s on 4 KiB). So only groups of at most {@link MAX_COPIED_GROUP} characters are copied,
+ * whose bounded spreads the cost layer charges at every attempt. Not copied (the structure layer then
+ * refuses the back-reference): a longer group, one that holds an assertion, a back-reference or a named
+ * group; a back-reference inside its own group or a lookbehind (matched backwards); a copy over
+ * {@link MAX_COPIED_SOURCE} characters.
  */
 export function backreferencesCopied(source: string, pattern: AST.Pattern): { source: string; first: AST.Backreference } | null {
   const refs: AST.Backreference[] = [];
@@ -210,6 +234,10 @@ export function backreferencesCopied(source: string, pattern: AST.Pattern): { so
     const group = ref.resolved;
     if (Array.isArray(group) || !copyable(group as AST.CapturingGroup)) return null;
     const g = group as AST.CapturingGroup;
+    // Only short groups: where the copy succeeds and the back-reference fails, V8 goes on trying what the
+    // copy's estimate (which may stop at its first success) never charged; `(.*)(.*)\1\2` was costed 1e5
+    // and took 2 s on 4 KiB. A group of at most 32 characters bounds that work by its spreads.
+    if (getLengthRange(g, flagsOf(true)).max > MAX_COPIED_GROUP) return null;
     if (ref.start >= g.start && ref.end <= g.end) return null;
     edits.push({ start: ref.start, end: ref.end, text: `(?:${g.alternatives.map((a) => a.raw).join('|')}|)` });
   }

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { RegExpParser, type AST } from '@eslint-community/regexpp';
 import fc from 'fast-check';
 import { LinearRegex, linearRegex, MAX_DFA_CELLS, MAX_DFA_STATES } from '../../../src/rules/linear-regex.js';
+import { evaluateRestrictions, parseRestrictions, RestrictionSyntaxError } from '../../../src/index.js';
 
 // ---- helpers -----------------------------------------------------------------------------------
 
@@ -325,5 +326,31 @@ describe('linearRegex refuses what it cannot run exactly', () => {
     const r = mustCompile('[a-c]+x', false);
     expect(r.states).toBeGreaterThan(1);
     expect(r.cells).toBe(r.states * Math.round(r.cells / r.states));
+  });
+});
+
+describe('an anchor beside a back-reference (found in review)', () => {
+  // regexp-ast-analysis reads a lone back-reference as never empty, though (b?)\1 can read nothing: the
+  // anchor was settled as "never", which a negative lookaround turned into "always".
+  test.each([
+    ['(b?)\\1(?!^)(?:a+)+', ['a', 'aa', 'bba', '']],
+    ['(?<!$)(b?)\\1(?:a|a)*', ['', 'a', 'bb']],
+    ['$(a*)\\1', ['', 'a']],
+    ['$(a){0,2}\\1', ['', 'a']],
+  ])('%s means what V8 means, or is refused', (source, texts) => {
+    const linear = linearRegex(source, false);
+    const v8 = new RegExp(`^(?:${source})$`, 's');
+    const answers = 'reason' in linear ? 'refused' : texts.map((t) => linear.test(t));
+    expect(['refused', texts.map((t) => v8.test(t))]).toContainEqual(answers);
+  });
+
+  test('the rule of the review no longer admits what V8 refuses', () => {
+    let allowed: boolean | 'refused' = 'refused';
+    try {
+      allowed = evaluateRestrictions(parseRestrictions('/x[QueryParam::v==(b?)\\1(?!^)(?:a+)+]'), { method: 'GET', url: '/x?v=a' }).allowed;
+    } catch (err) {
+      expect(err).toBeInstanceOf(RestrictionSyntaxError);
+    }
+    expect(allowed === 'refused' || allowed === false).toBe(true);
   });
 });

@@ -188,6 +188,19 @@ describe('parse errors', () => {
     expect(errors[0]!.line).toBeLessThanOrEqual(150);
   });
 
+  test('word boundaries, which V8 compiles in superlinear time, are bounded per regex (64) and per text (256)', () => {
+    // One 4 KiB line of 1,360 `\b.` took V8 0.27 s to compile (twice: both case modes); a text of them, seconds.
+    expect(parseRestrictions(`/${'\\b.'.repeat(64)}`).rules).toHaveLength(1);
+    const [one] = errorsOf(`/${'\\b.'.repeat(65)}`);
+    expect(one).toMatchObject({ code: 'unsafe_regex', column: 2 + 64 * 3 });
+    expect(one!.message).toMatch(/more than 64 word boundaries/);
+    const lines = (n: number) => Array.from({ length: n }, (_, i) => `/${'\\b.'.repeat(60)}${i}`).join('\n');
+    expect(parseRestrictions(lines(4)).rules).toHaveLength(4);
+    expect(errorsOf(lines(5))).toEqual([expect.objectContaining({ line: 5, code: 'unsafe_regex', message: expect.stringMatching(/more than 256 word boundaries/) })]);
+    // A regex repeated on many lines is compiled once, and counted once.
+    expect(parseRestrictions(Array.from({ length: 50 }, () => `/${'\\b.'.repeat(60)}`).join('\n')).rules).toHaveLength(50);
+  });
+
   test('a regex cannot escape the full-match anchors', () => {
     // Compiled on its own, `a)|(?:.*` is unbalanced; had it been wrapped first it would match anything.
     expect(errorsOf('/x[QueryParam::v==a)|(?:.*]')[0]!.code).toBe('invalid_regex');
