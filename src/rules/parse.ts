@@ -144,10 +144,7 @@ function regexesOf(rule: ScannedRule): ChargedRegex[] {
 export const LINEAR_CHAR_COST = 16;
 /** A value regex the analysis costs above this (about 3 ms) runs as a DFA when it can. */
 const LINEAR_PREFERRED_COST = COST_BUDGET / 8;
-/**
- * The most transition-table cells the DFAs of one set may hold together (4 bytes each: 4 MiB), and the
- * most DFA states the set's translations may build (what bounds their parse-time work).
- */
+/** The most transition-table cells the DFAs of one set may hold together (4 bytes each: 4 MiB). */
 export const MAX_SET_DFA_CELLS = 1_048_576;
 /**
  * The most work the linear-engine translations of one parse may take, in units of `linearRegex` (a unit is
