@@ -96,10 +96,29 @@ export interface CaseResult {
 export function loadFixtureFile(path: string): FixtureFile {
   const data: unknown = JSON.parse(readFileSync(path, 'utf8'));
   if (!validate(data)) {
-    const problems = (validate.errors ?? []).map((e) => `${e.instancePath || '/'} ${e.message ?? ''}`).join('; ');
+    const problems = (validate.errors ?? []).map(describeSchemaError).join('; ');
     throw new Error(`${path}: not a fixture file: ${problems}`);
   }
   return data;
+}
+
+/** One schema violation, naming the property at fault (ajv names an unknown or missing one in `params`). */
+function describeSchemaError(e: { instancePath: string; message?: string; params: Record<string, unknown> }): string {
+  const at = e.instancePath || '/';
+  if (typeof e.params.additionalProperty === 'string') return `${at}: unknown property ${JSON.stringify(e.params.additionalProperty)}`;
+  if (typeof e.params.missingProperty === 'string') return `${at}: missing property ${JSON.stringify(e.params.missingProperty)}`;
+  if (Array.isArray(e.params.allowedValues)) return `${at} ${e.message ?? ''}: ${e.params.allowedValues.map((v) => JSON.stringify(v)).join(', ')}`;
+  return `${at} ${e.message ?? ''}`;
+}
+
+/** Loads and runs one fixture file. A file that fails to load counts as one failed case. */
+export function runFixturePath(path: string): CaseResult[] {
+  const label = relative(process.cwd(), path) || path;
+  try {
+    return runFixtureFile(loadFixtureFile(path), label);
+  } catch (err) {
+    return [{ file: label, name: '(file)', passed: false, problem: err instanceof Error ? err.message : String(err) }];
+  }
 }
 
 /** Every `.json` file below `dir`, sorted. */
@@ -143,12 +162,5 @@ export function runFixtureFile(file: FixtureFile, label: string): CaseResult[] {
 
 /** Loads and runs every fixture file below `dir`. Files that fail to load count as one failed case. */
 export function runFixtureDir(dir: string): CaseResult[] {
-  return findFixtureFiles(dir).flatMap((path) => {
-    const label = relative(process.cwd(), path) || path;
-    try {
-      return runFixtureFile(loadFixtureFile(path), label);
-    } catch (err) {
-      return [{ file: label, name: '(file)', passed: false, problem: err instanceof Error ? err.message : String(err) }];
-    }
-  });
+  return findFixtureFiles(dir).flatMap((path) => runFixturePath(path));
 }

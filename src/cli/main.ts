@@ -1,14 +1,39 @@
 // The `tokenfence` command: check a request against rules, lint rule files, run policy fixtures (SPEC §10).
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { evaluateRestrictions, lintRestrictions, parseRestrictions, RestrictionSyntaxError } from '../index.js';
-import { runFixtureDir } from './fixtures.js';
+import { runFixtureDir, runFixturePath } from './fixtures.js';
+import { VERSION } from './version.js';
 
 /** Exit codes: 0 allowed / clean, 1 denied / errors found / cases failed, 2 the command itself could not run. */
 const EXIT_USAGE = 2;
 
+/** A problem the user can fix (a file that cannot be read): printed as one line, exit 2. */
+class UsageError extends Error {}
+
+const FILE_PROBLEMS: Readonly<Record<string, string>> = {
+  ENOENT: 'no such file',
+  EISDIR: 'a folder, not a file',
+  EACCES: 'permission denied',
+  EPERM: 'permission denied',
+};
+
 function readText(path: string): string {
-  return path === '-' ? readFileSync(0, 'utf8') : readFileSync(path, 'utf8');
+  try {
+    return path === '-' ? readFileSync(0, 'utf8') : readFileSync(path, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new UsageError(`cannot read ${path === '-' ? 'standard input' : path}: ${(code !== undefined && FILE_PROBLEMS[code]) || (err as Error).message}`);
+  }
+}
+
+/** The methods the grammar knows (SPEC §2), in the order it lists them. */
+const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'];
+
+function parseMethod(value: string): string {
+  const method = value.toUpperCase();
+  if (!METHODS.includes(method)) throw new InvalidArgumentError(`unknown method ${JSON.stringify(value)}: one of ${METHODS.join(', ')}`);
+  return method;
 }
 
 function parseJson(value: string): unknown {
@@ -67,7 +92,8 @@ function lint(files: string[]): number {
   for (const file of files) {
     const result = lintRestrictions(readText(file));
     const all = [...result.errors, ...result.warnings].sort((a, b) => a.line - b.line || a.column - b.column);
-    for (const d of all) process.stdout.write(`${file}:${d.line}:${d.column} ${d.code} ${d.message}\n`);
+    const severity = new Map<object, string>([...result.errors.map((e) => [e, 'error'] as const), ...result.warnings.map((w) => [w, 'warning'] as const)]);
+    for (const d of all) process.stdout.write(`${file}:${d.line}:${d.column} ${severity.get(d)} ${d.code} ${d.message}\n`);
     errors += result.errors.length;
     warnings += result.warnings.length;
   }
@@ -75,8 +101,15 @@ function lint(files: string[]): number {
   return errors > 0 ? 1 : 0;
 }
 
-function test(dir: string): number {
-  const results = runFixtureDir(dir);
+function test(path: string): number {
+  let results;
+  try {
+    results = statSync(path).isDirectory() ? runFixtureDir(path) : runFixturePath(path);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === undefined) throw err;
+    throw new UsageError(`cannot read ${path}: ${FILE_PROBLEMS[code] ?? (err as Error).message}`);
+  }
   const failed = results.filter((r) => !r.passed);
   for (const r of failed) process.stdout.write(`FAIL ${r.file} › ${r.name}\n  ${r.problem ?? ''}\n`);
   process.stdout.write(`${results.length - failed.length} passed, ${failed.length} failed\n`);
@@ -87,6 +120,7 @@ function test(dir: string): number {
 export function buildProgram(setExit: (code: number) => void): Command {
   const program = new Command('tokenfence')
     .description('API token restriction rules: check requests, lint rule files, run policy fixtures')
+    .version(VERSION, '-V, --version', 'print the version of tokenfence')
     .showHelpAfterError()
     .exitOverride();
 
@@ -95,7 +129,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .description('evaluate one request against restriction rules; exit 0 when allowed, 1 when denied')
     .addOption(new Option('--rules <file>', 'read the rules from a file (- for stdin)').conflicts('text'))
     .option('--text <rules>', 'the rules as a string (use $\'…\\n…\' for several lines)')
-    .requiredOption('-X, --method <method>', 'the request method')
+    .requiredOption('-X, --method <method>', `the request method: ${METHODS.join(', ')} (any case)`, parseMethod)
     .requiredOption('--url <target>', 'the request target as sent on the wire: path and ?query, percent-encoded')
     .option('--content-type <type>', 'the Content-Type of the request')
     .option('--body <json>', 'the JSON body of the request', parseJson)
@@ -106,15 +140,15 @@ export function buildProgram(setExit: (code: number) => void): Command {
 
   program
     .command('lint')
-    .description('report errors and warnings as file:line:column code message; exit 1 on errors')
+    .description('report errors and warnings as file:line:column error|warning code message; exit 1 on errors')
     .argument('<files...>', 'rule files (- for stdin)')
     .action((files: string[]) => setExit(lint(files)));
 
   program
     .command('test')
-    .description('run the policy fixture cases of a folder; exit 1 when a case fails')
-    .argument('<dir>', 'a folder of fixture .json files')
-    .action((dir: string) => setExit(test(dir)));
+    .description('run the policy fixture cases of a file or a folder; exit 1 when a case fails')
+    .argument('<path>', 'a fixture .json file, or a folder of them')
+    .action((path: string) => setExit(test(path)));
 
   return program;
 }
@@ -130,6 +164,10 @@ export async function run(argv: string[]): Promise<number> {
   } catch (err) {
     const exitCode = (err as { exitCode?: unknown }).exitCode;
     if (typeof exitCode === 'number') return exitCode === 0 ? 0 : EXIT_USAGE;
+    if (err instanceof UsageError) {
+      process.stderr.write(`tokenfence: ${err.message}\n`);
+      return EXIT_USAGE;
+    }
     process.stderr.write(`tokenfence: ${err instanceof Error ? err.message : String(err)}\n`);
     return EXIT_USAGE;
   }

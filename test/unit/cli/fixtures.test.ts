@@ -53,7 +53,7 @@ describe('fixture files', () => {
     };
 
     test('caseSensitive is no longer an option (rules match case-sensitively by default)', () => {
-      expect(() => loadFixtureFile(write('case-sensitive.json', { caseSensitive: true }))).toThrow(/case-sensitive\.json: not a fixture file: \/options must NOT have additional properties/);
+      expect(() => loadFixtureFile(write('case-sensitive.json', { caseSensitive: true }))).toThrow(/case-sensitive\.json: not a fixture file: \/options: unknown property "caseSensitive"/);
       expect(() => loadFixtureFile(write('case-sensitive-false.json', { caseSensitive: false }))).toThrow(/not a fixture file/);
     });
 

@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { run } from '../../../src/cli/main.js';
@@ -124,15 +124,54 @@ describe('tokenfence check', () => {
   });
 });
 
+describe('usage: --version, methods, missing files, fixture files, schema errors', () => {
+  test('--version prints the version of package.json', async () => {
+    const pkg = JSON.parse(readFileSync(join(__dirname, '../../../package.json'), 'utf8')) as { version: string };
+    for (const flag of ['--version', '-V']) {
+      const r = await cli(flag);
+      expect(r).toMatchObject({ code: 0, out: `${pkg.version}\n` });
+    }
+  });
+
+  test('an unknown method is a usage error, exit 2; known ones in any case', async () => {
+    const r = await cli('check', '--text', '/x', '-X', 'FROB', '--url', '/x');
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/unknown method "FROB": one of GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS/);
+    expect((await cli('check', '--text', '[POST]/x', '-X', 'post', '--url', '/x')).code).toBe(0);
+  });
+
+  test('a missing file is one line and exit 2, for check, lint and test', async () => {
+    const missing = join(dir, 'no-such-file.txt');
+    for (const argv of [['check', '--rules', missing, '-X', 'GET', '--url', '/x'], ['lint', missing], ['test', missing]]) {
+      const r = await cli(...argv);
+      expect([argv[0], r.code, r.err]).toEqual([argv[0], 2, `tokenfence: cannot read ${missing}: no such file\n`]);
+    }
+  });
+
+  test('test takes a fixture file as well as a folder', async () => {
+    const file = join(freshFolder(), 'one.json');
+    writeFileSync(file, JSON.stringify({ rules: ['[GET]/x'], cases: [{ name: 'get', request: { method: 'GET', url: '/x' }, expect: { allowed: true, line: 1 } }] }));
+    expect(await cli('test', file)).toMatchObject({ code: 0, out: '1 passed, 0 failed\n' });
+  });
+
+  test('schema errors name the property at fault', async () => {
+    const file = join(freshFolder(), 'bad.json');
+    writeFileSync(file, JSON.stringify({ rules: ['/x'], cases: [{ name: 'c', request: { method: 'GET', url: '/x' }, expect: { allowed: true }, expct: 1 }] }));
+    const r = await cli('test', file);
+    expect(r.code).toBe(1);
+    expect(r.out).toMatch(/\/cases\/0: unknown property "expct"/);
+  });
+});
+
 describe('tokenfence lint', () => {
-  test('errors and warnings as file:line:column code message; exit 1 on errors', async () => {
+  test('errors and warnings as file:line:column error|warning code message; exit 1 on errors', async () => {
     const file = join(dir, 'lint.txt');
     writeFileSync(file, 'rest/api/.*\n[FOO]/x\n');
     const r = await cli('lint', file);
     expect(r.code).toBe(1);
     expect(r.out.trim().split('\n')).toEqual([
-      `${file}:1:1 unmatchable_url the URL regex cannot match a path: paths start with \`/\`; write \`/rest/api/.*\` or \`.*/rest/api/.*\``,
-      expect.stringMatching(new RegExp(`^${file.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}:2:2 unknown_method `)),
+      `${file}:1:1 warning unmatchable_url the URL regex cannot match a path: paths start with \`/\`; write \`/rest/api/.*\` or \`.*/rest/api/.*\``,
+      expect.stringMatching(new RegExp(`^${file.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}:2:2 error unknown_method `)),
     ]);
     expect(r.err).toBe('1 error, 1 warning\n');
   });
