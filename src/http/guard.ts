@@ -16,6 +16,7 @@ import { GuardError, logErrorToConsole, quoteParam, writeGuardError, type GuardE
 import { TokenRateLimiter, type TokenRateLimitOptions } from './rate-limit.js';
 import { candidateMethods, clientIp, dispatchTargets, pathPart, requestIdOf, requestProperty, routingOf, settingsOf, targetOf, userAgentOf, type AppSettings, type GuardRequest, type Routing } from './request.js';
 import { Scope } from './scope.js';
+import { checkKnownKeys } from '../tokens/options.js';
 import { lockTarget, type TargetLock } from './target-lock.js';
 
 /** Who a token call acts as; put on the request as `req.tokenfence`. */
@@ -123,25 +124,15 @@ export interface TokenGuard {
   readonly scope: Scope;
 }
 
-const KNOWN_OPTIONS = new Set(['tokens', 'scope', 'required', 'realm', 'caseSensitive', 'strict', 'caseInsensitiveRules', 'basePath', 'bodyLimit', 'explain', 'audit', 'rateLimit', 'setUser', 'requestId', 'logger', 'onError']);
+const KNOWN_OPTIONS = Object.freeze(['tokens', 'scope', 'required', 'realm', 'caseSensitive', 'strict', 'caseInsensitiveRules', 'basePath', 'bodyLimit', 'explain', 'audit', 'rateLimit', 'setUser', 'requestId', 'logger', 'onError']);
 const MAX_AUDIT_PATH = 1024;
 /** The loosest routing: case-insensitive, one trailing slash ignored. */
 const LOOSEST = routingOf(undefined, false, false);
 const MAX_REQUEST_ID = 256;
 
-function closest(name: string): string | undefined {
-  const lower = name.toLowerCase();
-  return [...KNOWN_OPTIONS].find((k) => k.toLowerCase() === lower || k.toLowerCase().startsWith(lower.slice(0, 4)));
-}
-
 function checkOptions(options: TokenGuardOptions): void {
   if (typeof options !== 'object' || options === null) throw new TypeError('tokenGuard needs an options object: tokenGuard({ tokens })');
-  for (const key of Object.keys(options)) {
-    if (!KNOWN_OPTIONS.has(key)) {
-      const guess = closest(key);
-      throw new TypeError(`tokenGuard: unknown option ${JSON.stringify(key)}${guess ? `; did you mean ${JSON.stringify(guess)}?` : ''}`);
-    }
-  }
+  checkKnownKeys('tokenGuard', options, KNOWN_OPTIONS);
   const tokens = options.tokens as Partial<TokenService> | undefined;
   if (typeof tokens !== 'object' || tokens === null || typeof tokens.verify !== 'function' || typeof tokens.verifySync !== 'function' || typeof tokens.prefix !== 'string') {
     throw new TypeError('tokenGuard: options.tokens must be a token service from createTokenService({ store })');

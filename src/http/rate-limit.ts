@@ -1,6 +1,14 @@
 // Per-token rate limits (SPEC §5) on rate-limiter-flexible: a memory limiter by default, or any limiter
 // the host builds (RateLimiterPostgres shares limits across instances).
 import { RateLimiterMemory, type RateLimiterAbstract, type RateLimiterRes } from 'rate-limiter-flexible';
+import { checkKnownKeys } from '../tokens/options.js';
+
+/** What an express-rate-limit user writes, and what it is here. */
+const EXPRESS_RATE_LIMIT_NAMES: Readonly<Record<string, string>> = {
+  max: 'express-rate-limit\'s "max" is "points" here (calls per window)',
+  limit: 'express-rate-limit\'s "limit" is "points" here (calls per window)',
+  windowMs: 'express-rate-limit\'s "windowMs" is "duration" here, in seconds (windowMs / 1000)',
+};
 
 /** Options of the guard's `rateLimit`. */
 export interface TokenRateLimitOptions {
@@ -46,6 +54,10 @@ export class TokenRateLimiter {
 
   constructor(options: TokenRateLimitOptions) {
     if (typeof options !== 'object' || options === null) throw new TypeError('options.rateLimit must be an object such as { points: 600, duration: 60 }');
+    checkKnownKeys('tokenGuard: options.rateLimit', options, ['points', 'duration', 'limiter'], EXPRESS_RATE_LIMIT_NAMES);
+    if (options.limiter !== undefined && (options.points !== undefined || options.duration !== undefined)) {
+      throw new TypeError('options.rateLimit: give either a limiter of your own or points and duration, not both (the limiter has its own)');
+    }
     if (options.limiter !== undefined) {
       if (typeof (options.limiter as { consume?: unknown }).consume !== 'function') {
         throw new TypeError('options.rateLimit.limiter must be a rate-limiter-flexible limiter (RateLimiterMemory, RateLimiterPostgres, …)');

@@ -1,6 +1,7 @@
 // The token service (SPEC §4): issue, verify, edit, rotate, revoke and purge tokens under a lifetime policy.
 import { formatRestrictions } from '../rules/format.js';
 import { parseRestrictions, type RestrictionSet } from '../rules/parse.js';
+import { checkFunction, checkKnownKeys, checkNumber } from './options.js';
 import type { AuditEvent, AuditHook } from './audit.js';
 import { TokenError } from './errors.js';
 import { CHECKSUM_LENGTH, checkPrefix, DEFAULT_PREFIX, generateToken, ID_LENGTH, parseToken, SECRET_LENGTH } from './format.js';
@@ -169,7 +170,21 @@ function publicRecord(t: StoredToken, pending?: PendingUse, usedAt?: Date): Toke
   };
 }
 
+const SERVICE_OPTIONS = ['store', 'policy', 'audit', 'pepper', 'prefix', 'clock', 'usageFlushMs', 'cacheSize', 'recordCacheMs', 'purgeIntervalMs', 'onError'] as const;
+const POLICY_OPTIONS = ['maxLifetimeDays', 'defaultLifetimeDays', 'requireExpiry', 'maxTokensPerUser', 'secureMode', 'expiredRetentionDays'] as const;
+/** What a user of other token libraries writes for a policy option, and what it is here. */
+const POLICY_HINTS: Readonly<Record<string, string>> = {
+  maxLifetime: 'did you mean "maxLifetimeDays" (a number of days)?',
+  defaultLifetime: 'did you mean "defaultLifetimeDays" (a number of days)?',
+  expiredRetention: 'did you mean "expiredRetentionDays" (a number of days)?',
+};
+
 function checkPolicy(policy: TokenPolicy): Required<Pick<TokenPolicy, 'requireExpiry' | 'secureMode'>> & TokenPolicy {
+  if (typeof policy !== 'object' || policy === null) throw new TypeError(`options.policy must be an object such as { maxLifetimeDays: 90 }, got ${policy === null ? 'null' : typeof policy}`);
+  checkKnownKeys('createTokenService: options.policy', policy, POLICY_OPTIONS, POLICY_HINTS);
+  for (const key of ['requireExpiry', 'secureMode'] as const) {
+    if (policy[key] !== undefined && typeof policy[key] !== 'boolean') throw new TypeError(`options.policy.${key} must be a boolean, got ${String(policy[key])}`);
+  }
   for (const key of ['maxLifetimeDays', 'defaultLifetimeDays', 'maxTokensPerUser', 'expiredRetentionDays'] as const) {
     const value = policy[key];
     if (value !== undefined && !(typeof value === 'number' && value > 0 && Number.isFinite(value))) {
@@ -191,6 +206,13 @@ function checkPolicy(policy: TokenPolicy): Required<Pick<TokenPolicy, 'requireEx
  */
 export function createTokenService(options: TokenServiceOptions): TokenService {
   if (typeof options !== 'object' || options === null) throw new TypeError('createTokenService needs an options object with a store');
+  checkKnownKeys('createTokenService', options, SERVICE_OPTIONS);
+  checkNumber('options.usageFlushMs', options.usageFlushMs, { min: 1, unit: 'milliseconds' });
+  checkNumber('options.cacheSize', options.cacheSize, { min: 1, integer: true, unit: 'restriction texts' });
+  checkNumber('options.purgeIntervalMs', options.purgeIntervalMs, { min: 1, max: 2 ** 31 - 1, unit: 'milliseconds' });
+  checkFunction('options.clock', options.clock);
+  checkFunction('options.onError', options.onError);
+  checkFunction('options.audit', options.audit);
   const store = checkStore(options.store);
   const policy = checkPolicy(options.policy ?? {});
   const prefix = checkPrefix(options.prefix ?? DEFAULT_PREFIX);
