@@ -1,6 +1,7 @@
 // Audit sinks (SPEC §6): a callback, an append-only JSON-lines file and a pino adapter, combined into one hook.
 import { open, type FileHandle } from 'node:fs/promises';
 import type { AuditEvent, AuditHook } from '../tokens/audit.js';
+import { checkFunction, checkKnownKeys, checkNumber } from '../tokens/options.js';
 import { logErrorToConsole } from './errors.js';
 
 /** Where audit events go. `write` may be async; `close` flushes what is buffered. */
@@ -184,6 +185,9 @@ function checkSink(sink: unknown, index: number): AuditSink {
  */
 export function createAuditLog(sinks: ReadonlyArray<AuditSink | AuditHook>, options: AuditLogOptions = {}): AuditLog {
   if (!Array.isArray(sinks)) throw new TypeError('createAuditLog needs an array of sinks');
+  if (typeof options !== 'object' || options === null) throw new TypeError('createAuditLog(sinks, options): options must be an object such as { onError }');
+  checkKnownKeys('createAuditLog', options, ['onError']);
+  checkFunction('options.onError', options.onError);
   const checked = sinks.map(checkSink);
   const onError = options.onError ?? logErrorToConsole;
   const log = ((event: AuditEvent): void => {
@@ -301,6 +305,13 @@ export class JsonLinesSink implements AuditSink {
 
   constructor(path: string, options: JsonLinesSinkOptions = {}) {
     if (typeof path !== 'string' || path === '') throw new TypeError('JsonLinesSink needs a file path');
+    if (typeof options !== 'object' || options === null) throw new TypeError('new JsonLinesSink(path, options): options must be an object such as { flushMs: 200 }');
+    checkKnownKeys('new JsonLinesSink', options, ['flushMs', 'maxBatch', 'mode', 'maxPendingBytes', 'onError'], { flushInterval: 'did you mean "flushMs" (milliseconds)?' });
+    checkNumber('options.flushMs', options.flushMs, { min: 0, max: 2 ** 31 - 1, unit: 'milliseconds' });
+    checkNumber('options.maxBatch', options.maxBatch, { min: 1, integer: true, unit: 'events' });
+    checkNumber('options.mode', options.mode, { min: 0, max: 0o777, integer: true, unit: 'file mode bits (such as 0o600)' });
+    checkNumber('options.maxPendingBytes', options.maxPendingBytes, { min: 1, integer: true, unit: 'bytes' });
+    checkFunction('options.onError', options.onError);
     this.path = path;
     this.#flushMs = options.flushMs ?? 200;
     this.#maxBatch = options.maxBatch ?? 1000;

@@ -64,7 +64,7 @@ export const GUARD_ERROR_MESSAGE: Readonly<Record<GuardErrorCode, string>> = {
   forbidden_json_key: 'The request body holds a prototype-poisoning key (__proto__ or constructor.prototype).',
   body_too_large: 'The request body is larger than the limit.',
   unsupported_body: 'The request body encoding or charset is not supported; send UTF-8 JSON.',
-  outside_token_scope: 'API tokens cannot be used for this path.',
+  outside_token_scope: "API tokens cannot be used for this path: it is outside the token guard's scope (the host sets it with tokenGuard's `scope` option).",
   restricted: 'The API token\'s restrictions do not allow this request.',
   rate_limited: 'Too many requests with this API token; retry later.',
   unavailable: 'The token service is unavailable; retry later.',

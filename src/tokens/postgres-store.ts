@@ -1,4 +1,5 @@
 // PostgresTokenStore: tokens in PostgreSQL (pg Pool), shared by several app instances; versioned migrations.
+import { checkKnownKeys } from './options.js';
 import { CHANGE_COLUMNS as COLUMNS, type StoredToken, type TokenChanges, type TokenStore, type UsageUpdate } from './store.js';
 
 /** Options of {@link PostgresTokenStore}. */
@@ -85,6 +86,9 @@ export class PostgresTokenStore implements TokenStore {
     if (typeof pool !== 'object' || pool === null || typeof (pool as { query?: unknown }).query !== 'function') {
       throw new TypeError('new PostgresTokenStore(pool) needs a pg Pool, such as new pg.Pool({ connectionString })');
     }
+    if (typeof options !== 'object' || options === null) throw new TypeError("new PostgresTokenStore(pool, options): options must be an object such as { table: 'tokenfence_tokens' }");
+    checkKnownKeys('new PostgresTokenStore', options, ['table', 'endPoolOnClose'], { tableName: 'did you mean "table"?' });
+    if (options.endPoolOnClose !== undefined && typeof options.endPoolOnClose !== 'boolean') throw new TypeError('options.endPoolOnClose must be a boolean');
     const table = options.table ?? 'tokenfence_tokens';
     if (!TABLE_NAME.test(table)) throw new TypeError(`options.table must be a lower-case SQL identifier (letters, digits, _), got ${JSON.stringify(table)}`);
     this.#pool = pool;

@@ -1,5 +1,6 @@
 // SqliteTokenStore: the embedded default TokenStore — one file, WAL, versioned migrations (better-sqlite3).
 import Database from 'better-sqlite3';
+import { checkKnownKeys, checkNumber } from './options.js';
 import { CHANGE_COLUMNS as COLUMNS, type StoredToken, type TokenChanges, type TokenStore, type UsageUpdate } from './store.js';
 
 /** Options of {@link SqliteTokenStore}. */
@@ -86,6 +87,9 @@ export class SqliteTokenStore implements TokenStore {
     if (typeof filePath !== 'string' || filePath === '') {
       throw new TypeError('new SqliteTokenStore(filePath) needs the path of the database file (":memory:" for a throwaway one)');
     }
+    if (typeof options !== 'object' || options === null) throw new TypeError('new SqliteTokenStore(filePath, options): options must be an object such as { busyTimeoutMs: 5000 }');
+    checkKnownKeys('new SqliteTokenStore', options, ['busyTimeoutMs'], { timeout: 'did you mean "busyTimeoutMs" (milliseconds)?' });
+    checkNumber('options.busyTimeoutMs', options.busyTimeoutMs, { min: 0, max: 2 ** 31 - 1, unit: 'milliseconds' });
     const busyTimeoutMs = options.busyTimeoutMs ?? 5000;
     this.#db = new Database(filePath, { timeout: busyTimeoutMs });
     this.#enableWal(busyTimeoutMs);

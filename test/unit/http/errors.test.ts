@@ -51,3 +51,7 @@ describe('writeGuardError', () => {
     expect(quoteParam('a "b" \\c')).toBe('"a \\"b\\" \\\\c"');
   });
 });
+
+test('a refusal outside the scope names the option that moves the scope (issue 13)', () => {
+  expect(new GuardError('outside_token_scope').message).toMatch(/outside the token guard's scope .*tokenGuard's `scope` option/);
+});

@@ -1,6 +1,6 @@
 // Options that catch mistakes (issue 13): unknown keys and wrong types throw a TypeError naming the option
 // and the likely fix, for the token service, its policy and the guard's rateLimit.
-import { createTokenService, MemoryTokenStore } from '../../../src/index.js';
+import { createAuditLog, createTokenService, JsonLinesSink, MemoryTokenStore, PostgresTokenStore, SqliteTokenStore } from '../../../src/index.js';
 import { TokenRateLimiter } from '../../../src/http/rate-limit.js';
 import { checkKnownKeys } from '../../../src/tokens/options.js';
 
@@ -50,5 +50,21 @@ describe("the guard's rateLimit refuses express-rate-limit's names, pointing at 
   test('a limiter of your own and points together are refused (the limiter has its own)', () => {
     const limiter = { consume: () => Promise.resolve() } as never;
     expect(() => new TokenRateLimiter({ limiter, points: 5 })).toThrow(/either a limiter of your own or points and duration/);
+  });
+});
+
+describe('stores, sinks and the audit log refuse mistakes at start-up', () => {
+  test.each([
+    [() => new SqliteTokenStore(':memory:', { timeout: 100 } as never), /new SqliteTokenStore: unknown option "timeout"; did you mean "busyTimeoutMs" \(milliseconds\)\?/],
+    [() => new SqliteTokenStore(':memory:', { busyTimeoutMs: '5s' } as never), /options\.busyTimeoutMs must be a number of milliseconds/],
+    [() => new PostgresTokenStore({ query: () => Promise.resolve({ rows: [], rowCount: 0 }) } as never, { tableName: 'x' } as never), /new PostgresTokenStore: unknown option "tableName"; did you mean "table"\?/],
+    [() => new PostgresTokenStore({ query: () => Promise.resolve({ rows: [], rowCount: 0 }) } as never, { endPoolOnClose: 'yes' } as never), /options\.endPoolOnClose must be a boolean/],
+    [() => new JsonLinesSink('/tmp/x.log', { flushInterval: 100 } as never), /new JsonLinesSink: unknown option "flushInterval"; did you mean "flushMs" \(milliseconds\)\?/],
+    [() => new JsonLinesSink('/tmp/x.log', { mode: '600' } as never), /options\.mode must be an integer of file mode bits/],
+    [() => new JsonLinesSink('/tmp/x.log', { maxBatch: 0 }), /options\.maxBatch must be an integer of events from 1/],
+    [() => createAuditLog([], { onEror: () => undefined } as never), /createAuditLog: unknown option "onEror"; did you mean "onError"\?/],
+  ])('%#: %s', (build, message) => {
+    expect(build).toThrow(TypeError);
+    expect(build).toThrow(message);
   });
 });
