@@ -18,12 +18,18 @@ const FILE_PROBLEMS: Readonly<Record<string, string>> = {
   EPERM: 'permission denied',
 };
 
+/** A file error (an errno code) as the one-line usage error it is; anything else is rethrown as it is. */
+function cannotRead(path: string, err: unknown): UsageError {
+  const code = (err as NodeJS.ErrnoException).code;
+  if (code === undefined) throw err;
+  return new UsageError(`cannot read ${path === '-' ? 'standard input' : path}: ${FILE_PROBLEMS[code] ?? (err as Error).message}`);
+}
+
 function readText(path: string): string {
   try {
     return path === '-' ? readFileSync(0, 'utf8') : readFileSync(path, 'utf8');
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    throw new UsageError(`cannot read ${path === '-' ? 'standard input' : path}: ${(code !== undefined && FILE_PROBLEMS[code]) || (err as Error).message}`);
+    throw cannotRead(path, err);
   }
 }
 
@@ -106,9 +112,7 @@ function test(path: string): number {
   try {
     results = statSync(path).isDirectory() ? runFixtureDir(path) : runFixturePath(path);
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === undefined) throw err;
-    throw new UsageError(`cannot read ${path}: ${FILE_PROBLEMS[code] ?? (err as Error).message}`);
+    throw cannotRead(path, err);
   }
   const failed = results.filter((r) => !r.passed);
   for (const r of failed) process.stdout.write(`FAIL ${r.file} › ${r.name}\n  ${r.problem ?? ''}\n`);

@@ -150,12 +150,8 @@ export function contextSource(group: Pick<UrlGroup, 'source' | 'context'>, baseP
  * the same paths.
  */
 export function anyCharFree(source: string): string {
-  let pattern: AST.Pattern;
-  try {
-    pattern = literalParser.parsePattern(source, 0, source.length, { unicode: false });
-  } catch {
-    return source;
-  }
+  const pattern = parsed(source);
+  if (pattern === null) return source;
   const ranges: [number, number][] = [];
   const visit = (node: AST.Node): void => {
     switch (node.type) {
@@ -200,12 +196,8 @@ export function anyCharFree(source: string): string {
  * group some ten times slower: 1,300 `(.)` groups took 10 ms, `(?:.)` 1.1 ms.
  */
 export function captureFree(source: string): string {
-  let pattern: AST.Pattern;
-  try {
-    pattern = literalParser.parsePattern(source, 0, source.length, { unicode: false });
-  } catch {
-    return source;
-  }
+  const pattern = parsed(source);
+  if (pattern === null) return source;
   const edits: SourceEdit[] = [];
   let backreference = false;
   visitRegExpAST(pattern, {
@@ -251,12 +243,8 @@ const SEGMENT_CHAR = /^[A-Za-z0-9_~-]$/;
  * wildcard, `(?:.*)/x` or `(.*)/x`, is the explicit way to match any prefix.
  */
 export function contextRanges(source: string): ContextRange[] {
-  let pattern: AST.Pattern;
-  try {
-    pattern = literalParser.parsePattern(source, 0, source.length, { unicode: false });
-  } catch {
-    return [];
-  }
+  const pattern = parsed(source);
+  if (pattern === null) return [];
   const ranges: ContextRange[] = [];
   collectContext(pattern.alternatives, ranges);
   return ranges.sort((x, y) => x.start - y.start);
@@ -296,11 +284,7 @@ function startsWithSlash(elements: readonly AST.Element[]): boolean {
 /** Whether the only context range opens the only top-level alternative (see UrlGroup.contextPrefix). */
 function isContextPrefix(source: string, ranges: readonly ContextRange[]): boolean {
   if (ranges.length !== 1 || !/^\^*$/.test(source.slice(0, ranges[0]!.start))) return false;
-  try {
-    return literalParser.parsePattern(source, 0, source.length, { unicode: false }).alternatives.length === 1;
-  } catch {
-    return false;
-  }
+  return parsed(source)?.alternatives.length === 1;
 }
 
 /** Whether a run of segment characters at the start of `elements` is ended by a literal `/`. */
@@ -315,14 +299,19 @@ function endsRunWithSlash(elements: readonly AST.Element[]): boolean {
 
 const literalParser = new RegExpParser({ ecmaVersion: 2025 });
 
-/** The text a regex matches when it is nothing but plain characters (`project = P1`, `true`); else null. */
-export function literalPattern(source: string): string | null {
-  let pattern: AST.Pattern;
+/** The regexpp tree of a rule regex (read without the `u` flag, as it runs), or null when it does not parse. */
+function parsed(source: string): AST.Pattern | null {
   try {
-    pattern = literalParser.parsePattern(source, 0, source.length, { unicode: false });
+    return literalParser.parsePattern(source, 0, source.length, { unicode: false });
   } catch {
     return null;
   }
+}
+
+/** The text a regex matches when it is nothing but plain characters (`project = P1`, `true`); else null. */
+export function literalPattern(source: string): string | null {
+  const pattern = parsed(source);
+  if (pattern === null) return null;
   if (pattern.alternatives.length !== 1) return null;
   let text = '';
   for (const el of pattern.alternatives[0]!.elements) {
@@ -337,12 +326,8 @@ export function literalPattern(source: string): string | null {
  * top-level characters of a single-alternative regex count, so the result is always truly required.
  */
 export function requiredLiteral(source: string): string {
-  let pattern: AST.Pattern;
-  try {
-    pattern = literalParser.parsePattern(source, 0, source.length, { unicode: false });
-  } catch {
-    return '';
-  }
+  const pattern = parsed(source);
+  if (pattern === null) return '';
   if (pattern.alternatives.length !== 1) return '';
   let best = '';
   let run = '';

@@ -1,5 +1,5 @@
 // Parses restriction text into a compiled RestrictionSet, collecting every error of every line (SPEC §2).
-import { MAX_EVERY_VALUES, MAX_PATH_BYTES, MAX_VALUE_BYTES } from './canonical.js';
+import { exceedsBytes, MAX_EVERY_VALUES, MAX_PATH_BYTES, MAX_VALUE_BYTES } from './canonical.js';
 import { CompiledSet } from './compile.js';
 import { RestrictionSyntaxError, type RestrictionDiagnostic, type RestrictionErrorCode } from './errors.js';
 import { scanLine, type ScannedRule } from './parse-line.js';
@@ -178,9 +178,9 @@ class LinearWork {
       try {
         this.work.spent += LINEAR_CALL_WORK;
         result = this.work.spent > this.work.limit ? { reason: `the set's translation work is used up (${LINEAR_SET_WORK} units)` } : linearRegex(source, false, this.work);
-      } catch (err) {
-        // refa's node limits (TooManyNodesError) and anything unforeseen: refused, never a crash of the parse.
-        result = { reason: /not allowed to create more than/.test(String((err as Error)?.message)) ? 'its automaton is too large' : 'the linear engine could not translate it' };
+      } catch {
+        // linearRegex turns its known limits into reasons; anything unforeseen is refused, never a crash of the parse.
+        result = { reason: 'the linear engine could not translate it' };
       }
       if (!('reason' in result)) {
         if (this.cells + result.cells > MAX_SET_DFA_CELLS) {
@@ -296,7 +296,7 @@ export function analyseRestrictions(text: string, options: ParseOptions = {}): A
     throw new TypeError(`options.maxBytes must be a non-negative integer (bytes), got ${String(maxBytes)}`);
   }
   const lines = text.split('\n');
-  if (text.length > maxBytes / 3 && Buffer.byteLength(text, 'utf8') > maxBytes) {
+  if (exceedsBytes(text, maxBytes)) {
     // Nothing is vetted: that work is what the limit bounds. The line that crosses it is named.
     let bytes = 0;
     let line = 0;
