@@ -40,13 +40,13 @@ export { SqliteTokenStore, type SqliteTokenStoreOptions } from './tokens/sqlite-
 export { PostgresTokenStore, type PostgresTokenStoreOptions, type PgPool } from './tokens/postgres-store.js';
 export type { TokenStore, TokenRecord, StoredToken, TokenChanges, UsageUpdate, MaybePromise } from './tokens/store.js';
 export { TokenError, type TokenErrorCode } from './tokens/errors.js';
-export type { AuditEvent, AuditEventType, AuditHook } from './tokens/audit.js';
+export type { AuditEvent, AuditEventType, AuditHook } from './audit/events.js';
 export { DEFAULT_PREFIX, parseToken, type ParsedToken } from './tokens/format.js';
-export { tokenGuard, type TokenGuard, type TokenGuardOptions, type TokenPrincipal, type NextFunction } from './http/guard.js';
+export { tokenGuard, type TokenGuard, type TokenGuardOptions, type TokenPrincipal, type NextFunction } from './http/guard/index.js';
 export { GuardError, GUARD_ERROR_STATUS, GUARD_ERROR_MESSAGE, type GuardErrorCode, type GuardErrorBody } from './http/errors.js';
-export type { TokenRateLimitOptions } from './http/rate-limit.js';
-export type { GuardRequest } from './http/request.js';
-export { DEFAULT_SCOPE, Scope } from './http/scope.js';
+export type { TokenRateLimitOptions } from './http/guard/rate-limit.js';
+export type { GuardRequest } from './http/guard/request.js';
+export { DEFAULT_SCOPE, Scope } from './http/guard/scope.js';
 export {
   createAuditLog,
   callbackSink,
@@ -59,4 +59,4 @@ export {
   type AuditLogOptions,
   type JsonLinesSinkOptions,
   type PinoLike,
-} from './http/audit.js';
+} from './audit/sinks.js';

@@ -1,5 +1,5 @@
 // PostgresTokenStore: tokens in PostgreSQL (pg Pool), shared by several app instances; versioned migrations.
-import { checkKnownKeys } from './options.js';
+import { checkKnownKeys } from '../internal/options.js';
 import { CHANGE_COLUMNS as COLUMNS, type StoredToken, type TokenChanges, type TokenStore, type UsageUpdate } from './store.js';
 
 /** Options of {@link PostgresTokenStore}. */

@@ -1,8 +1,8 @@
 // The token service (SPEC §4): issue, verify, edit, rotate, revoke and purge tokens under a lifetime policy.
 import { formatRestrictions } from '../rules/format.js';
 import { parseRestrictions, type RestrictionSet } from '../rules/parse.js';
-import { checkFunction, checkKnownKeys, checkNumber } from './options.js';
-import type { AuditEvent, AuditHook } from './audit.js';
+import { checkFunction, checkKnownKeys, checkNumber } from '../internal/options.js';
+import type { AuditEvent, AuditHook } from '../audit/events.js';
 import { TokenError } from './errors.js';
 import { CHECKSUM_LENGTH, checkPrefix, DEFAULT_PREFIX, generateToken, ID_LENGTH, parseToken, SECRET_LENGTH } from './format.js';
 import { SecretHasher } from './hash.js';

@@ -1,6 +1,6 @@
 // SqliteTokenStore: the embedded default TokenStore — one file, WAL, versioned migrations (better-sqlite3).
 import Database from 'better-sqlite3';
-import { checkKnownKeys, checkNumber } from './options.js';
+import { checkKnownKeys, checkNumber } from '../internal/options.js';
 import { CHANGE_COLUMNS as COLUMNS, type StoredToken, type TokenChanges, type TokenStore, type UsageUpdate } from './store.js';
 
 /** Options of {@link SqliteTokenStore}. */

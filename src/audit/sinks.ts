@@ -1,8 +1,8 @@
 // Audit sinks (SPEC §6): a callback, an append-only JSON-lines file and a pino adapter, combined into one hook.
 import { open, type FileHandle } from 'node:fs/promises';
-import type { AuditEvent, AuditHook } from '../tokens/audit.js';
-import { checkFunction, checkKnownKeys, checkNumber } from '../tokens/options.js';
-import { logErrorToConsole } from './errors.js';
+import type { AuditEvent, AuditHook } from './events.js';
+import { checkFunction, checkKnownKeys, checkNumber } from '../internal/options.js';
+import { logErrorToConsole } from '../http/errors.js';
 
 /** Where audit events go. `write` may be async; `close` flushes what is buffered. */
 export interface AuditSink {

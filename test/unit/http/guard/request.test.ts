@@ -1,6 +1,6 @@
 // What the guard reads off a request: target, routing settings, candidate methods, client details.
-import type { GuardRequest } from '../../../src/http/request';
-import { candidateMethods, clientIp, dispatchTargets, pathPart, requestIdOf, routingOf, settingsOf, targetOf, userAgentOf } from '../../../src/http/request';
+import type { GuardRequest } from '../../../../src/http/guard/request';
+import { candidateMethods, clientIp, dispatchTargets, pathPart, requestIdOf, routingOf, settingsOf, targetOf, userAgentOf } from '../../../../src/http/guard/request';
 
 const req = (over: Partial<GuardRequest> & { headers?: Record<string, string> }): GuardRequest => ({ method: 'GET', url: '/', headers: {}, ...over }) as unknown as GuardRequest;
 

@@ -17,8 +17,8 @@ import {
   type TokenService,
   type TokenStore,
   type UsageUpdate,
-} from '../../../src/index';
-import { basic, EXPRESS_FLAVOURS, listen, send, type ExpressFlavour, type RawRequest, type RawResponse, type TestServer } from '../../support/http';
+} from '../../../../src/index';
+import { basic, EXPRESS_FLAVOURS, listen, send, type ExpressFlavour, type RawRequest, type RawResponse, type TestServer } from '../../../support/http';
 
 const PREFIX = 'tfk_';
 /** The secret part of a token: the 24 characters after the 12-character id. */

@@ -1,9 +1,9 @@
 // Per-token rate limits shared by two app instances through a real PostgreSQL (RateLimiterPostgres).
 import pg from 'pg';
 import { RateLimiterPostgres } from 'rate-limiter-flexible';
-import { createTokenService, MemoryTokenStore, tokenGuard } from '../../../src/index';
-import { startPostgres, type TestPostgres } from '../../support/postgres';
-import { EXPRESS_FLAVOURS, listen, send, type TestServer } from '../../support/http';
+import { createTokenService, MemoryTokenStore, tokenGuard } from '../../../../src/index';
+import { startPostgres, type TestPostgres } from '../../../support/postgres';
+import { EXPRESS_FLAVOURS, listen, send, type TestServer } from '../../../support/http';
 
 jest.setTimeout(90_000);
 

@@ -3,8 +3,8 @@
 import { brotliCompressSync, deflateSync, gzipSync } from 'node:zlib';
 import type { ErrorRequestHandler, Express, Request, Response } from 'express';
 import { RateLimiterMemory } from 'rate-limiter-flexible';
-import { createTokenService, MemoryTokenStore, tokenGuard, type TokenGuardOptions, type TokenService } from '../../../src/index';
-import { basic, EXPRESS_FLAVOURS, listen, send, sendInParts, type ExpressFlavour, type RawResponse, type TestServer } from '../../support/http';
+import { createTokenService, MemoryTokenStore, tokenGuard, type TokenGuardOptions, type TokenService } from '../../../../src/index';
+import { basic, EXPRESS_FLAVOURS, listen, send, sendInParts, type ExpressFlavour, type RawResponse, type TestServer } from '../../../support/http';
 
 interface Seen {
   method: string;

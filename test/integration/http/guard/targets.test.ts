@@ -4,8 +4,8 @@
 // middleware; and Express's own mount-path trimming and restoring keeps working.
 import type { Express, NextFunction, Request, RequestHandler, Response, Router } from 'express';
 import request from 'supertest';
-import { createTokenService, GuardError, MemoryTokenStore, tokenGuard, type AuditEvent, type TokenGuardOptions, type TokenService } from '../../../src/index';
-import { EXPRESS_FLAVOURS, listen, type ExpressFlavour, type RawResponse, type TestServer, outcome } from '../../support/http';
+import { createTokenService, GuardError, MemoryTokenStore, tokenGuard, type AuditEvent, type TokenGuardOptions, type TokenService } from '../../../../src/index';
+import { EXPRESS_FLAVOURS, listen, type ExpressFlavour, type RawResponse, type TestServer, outcome } from '../../../support/http';
 
 /** What a handler saw of the request. */
 interface Hit {

@@ -1,6 +1,6 @@
 // TokenRateLimiter: per-token counts, RateLimit-* headers, Retry-After, and store failures passed on.
 import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
-import { TokenRateLimiter } from '../../../src/http/rate-limit';
+import { TokenRateLimiter } from '../../../../src/http/guard/rate-limit';
 
 describe('TokenRateLimiter', () => {
   it('counts per token and sends the RateLimit headers', async () => {

@@ -3,8 +3,8 @@ import { Agent, request as httpRequest } from 'node:http';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createAuditLog, createTokenService, JsonLinesSink, MemoryTokenStore, tokenGuard, type AuditEvent, type AuditHook, type TokenGuardOptions, type TokenService } from '../../../src/index';
-import { basic, EXPRESS_FLAVOURS, listen, send, type ExpressFlavour, type TestServer } from '../../support/http';
+import { createAuditLog, createTokenService, JsonLinesSink, MemoryTokenStore, tokenGuard, type AuditEvent, type AuditHook, type TokenGuardOptions, type TokenService } from '../../../../src/index';
+import { basic, EXPRESS_FLAVOURS, listen, send, type ExpressFlavour, type TestServer } from '../../../support/http';
 
 interface ErrorBody {
   error: { status: number; code: string; message: string };

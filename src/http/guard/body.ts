@@ -3,7 +3,7 @@ import type { IncomingMessage } from 'node:http';
 import { createBrotliDecompress, createGunzip, createInflate, type Zlib } from 'node:zlib';
 import type { Transform } from 'node:stream';
 import secureJson from 'secure-json-parse';
-import { GuardError } from './errors.js';
+import { GuardError } from '../errors.js';
 
 /** The default body limit, as body-parser's `express.json()`. */
 export const DEFAULT_BODY_LIMIT = 102_400;

@@ -3,8 +3,8 @@
 // compares JSON types and addresses arrays explicitly, and rule regexes match case-sensitively by default.
 import type { Express, NextFunction, Request, RequestHandler, Response } from 'express';
 import request from 'supertest';
-import { createTokenService, MemoryTokenStore, tokenGuard, type TokenGuardOptions, type TokenService } from '../../../src/index';
-import { EXPRESS_FLAVOURS, listen, send, type ExpressFlavour, type RawResponse, type TestServer, outcome } from '../../support/http';
+import { createTokenService, MemoryTokenStore, tokenGuard, type TokenGuardOptions, type TokenService } from '../../../../src/index';
+import { EXPRESS_FLAVOURS, listen, send, type ExpressFlavour, type RawResponse, type TestServer, outcome } from '../../../support/http';
 
 /**
  * The guard's options with `basePath` and `caseInsensitiveRules` (SPEC §3.2, §3.3) written out, so that this

@@ -2,8 +2,8 @@
 import type { IncomingMessage } from 'node:http';
 import { PassThrough } from 'node:stream';
 import { gzipSync, deflateSync, brotliCompressSync } from 'node:zlib';
-import { bodyConsumed, DEFAULT_BODY_LIMIT, parseByteLimit, parseJsonBody, readJsonBody } from '../../../src/http/body';
-import { GuardError } from '../../../src/http/errors';
+import { bodyConsumed, DEFAULT_BODY_LIMIT, parseByteLimit, parseJsonBody, readJsonBody } from '../../../../src/http/guard/body';
+import { GuardError } from '../../../../src/http/errors';
 
 function stream(body: Buffer | string, headers: Record<string, string> = {}): IncomingMessage & { body?: unknown; _body?: boolean } {
   const s = new PassThrough() as unknown as IncomingMessage & { body?: unknown; _body?: boolean };

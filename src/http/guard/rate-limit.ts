@@ -1,7 +1,7 @@
 // Per-token rate limits (SPEC §5) on rate-limiter-flexible: a memory limiter by default, or any limiter
 // the host builds (RateLimiterPostgres shares limits across instances).
 import { RateLimiterMemory, type RateLimiterAbstract, type RateLimiterRes } from 'rate-limiter-flexible';
-import { checkKnownKeys } from '../tokens/options.js';
+import { checkKnownKeys } from '../../internal/options.js';
 
 /** What an express-rate-limit user writes, and what it is here. */
 const EXPRESS_RATE_LIMIT_NAMES: Readonly<Record<string, string>> = {

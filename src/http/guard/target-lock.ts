@@ -24,7 +24,7 @@ export interface TargetLock {
    * Answers a refusal that `check` threw while the router read the path: Express's router reads it inside a
    * try/catch, so the throw itself would only end in a 404. Called once per request.
    */
-  readonly refusedAtDispatch?: (req: object, refusal: unknown) => void;
+  readonly refusedAtDispatch?: (req: object, refusal: unknown, lock: TargetLock) => void;
 }
 
 interface TargetState {
@@ -160,7 +160,7 @@ const PARSED_URL_DESCRIPTOR: PropertyDescriptor = {
       } catch (err) {
         state.refusal = err;
         // The router swallows what parseurl throws and would answer 404: the guard answers its refusal.
-        for (const lock of state.locks) lock.refusedAtDispatch?.(this, err);
+        for (const lock of state.locks) lock.refusedAtDispatch?.(this, err, lock);
         throw err;
       }
     }

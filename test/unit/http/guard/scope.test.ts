@@ -1,5 +1,5 @@
 // Scope: path-to-regexp 8 patterns matched with the router's case and trailing-slash rules.
-import { DEFAULT_SCOPE, Scope } from '../../../src/http/scope';
+import { DEFAULT_SCOPE, Scope } from '../../../../src/http/guard/scope';
 
 describe('Scope', () => {
   it('defaults to everything under /rest', () => {

@@ -1,8 +1,8 @@
 // Options that catch mistakes (issue 13): unknown keys and wrong types throw a TypeError naming the option
 // and the likely fix, for the token service, its policy and the guard's rateLimit.
 import { createAuditLog, createTokenService, JsonLinesSink, MemoryTokenStore, PostgresTokenStore, SqliteTokenStore } from '../../../src/index.js';
-import { TokenRateLimiter } from '../../../src/http/rate-limit.js';
-import { checkKnownKeys } from '../../../src/tokens/options.js';
+import { TokenRateLimiter } from '../../../src/http/guard/rate-limit.js';
+import { checkKnownKeys } from '../../../src/internal/options.js';
 
 const store = () => new MemoryTokenStore();
 

@@ -5,9 +5,9 @@ import { randomBytes } from 'node:crypto';
 import { parse as parseQueryString } from 'node:querystring';
 import { brotliCompressSync, deflateSync, gzipSync } from 'node:zlib';
 import type { Express, NextFunction, Request, Response } from 'express';
-import { createTokenService, MemoryTokenStore, tokenGuard, type AuditEvent } from '../../../src/index';
-import { checksum, generateToken } from '../../../src/tokens/format';
-import { basic, EXPRESS_FLAVOURS, listen, send, type ExpressFlavour, type RawResponse, type TestServer } from '../../support/http';
+import { createTokenService, MemoryTokenStore, tokenGuard, type AuditEvent } from '../../../../src/index';
+import { checksum, generateToken } from '../../../../src/tokens/format';
+import { basic, EXPRESS_FLAVOURS, listen, send, type ExpressFlavour, type RawResponse, type TestServer } from '../../../support/http';
 
 // ---------------------------------------------------------------------------------------------------
 // Tokens and rules

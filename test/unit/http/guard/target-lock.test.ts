@@ -1,6 +1,6 @@
-// The req.url lock on its own (src/http/target-lock.ts): Express's trimming and restoring pass without a
+// The req.url lock on its own (src/http/guard/target-lock.ts): Express's trimming and restoring pass without a
 // check, every other change is asked about, and a trim-shaped change is settled when the path is parsed.
-import { currentTarget, lockTarget, type TargetLock } from '../../../src/http/target-lock.js';
+import { currentTarget, lockTarget, type TargetLock } from '../../../../src/http/guard/target-lock.js';
 
 /** A lock that allows what `allow` says and records what it was asked. */
 function lockOf(allow: (target: string) => boolean, approved: string[]) {

@@ -1,6 +1,6 @@
 // readCredential: which Authorization values are tokenfence's, and which of those are well-formed.
 import type { IncomingMessage } from 'node:http';
-import { MAX_AUTHORIZATION_BYTES, readCredential } from '../../../src/http/credentials';
+import { MAX_AUTHORIZATION_BYTES, readCredential } from '../../../../src/http/guard/credentials';
 
 const TOKEN = 'tfk_abcdefghijkl' + 'A'.repeat(24) + 'xyz123';
 const b64 = (s: string): string => Buffer.from(s, 'utf8').toString('base64');

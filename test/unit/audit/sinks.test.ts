@@ -5,8 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import pino from 'pino';
-import { auditLine, auditRecord, callbackSink, createAuditLog, formatAuditMessage, JsonLinesSink, pinoSink, type AuditSink } from '../../../src/http/audit';
-import type { AuditEvent, AuditHook } from '../../../src/tokens/audit';
+import { auditLine, auditRecord, callbackSink, createAuditLog, formatAuditMessage, JsonLinesSink, pinoSink, type AuditSink } from '../../../src/audit/sinks';
+import type { AuditEvent, AuditHook } from '../../../src/audit/events';
 
 const AT = new Date('2026-03-04T05:06:07.089Z');
 
