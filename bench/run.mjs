@@ -14,6 +14,7 @@ const SECTIONS = {
   rules: './rules.mjs',
   tokens: './tokens.mjs',
   http: './http.mjs',
+  import: './import.mjs',
 };
 
 const here = dirname(fileURLToPath(import.meta.url));

@@ -20,19 +20,19 @@ export interface AuditEvent {
   readonly at: Date;
   /** Who acted: the caller of a lifecycle change, or the user a token call acted as. */
   readonly user: string | null;
-  readonly tokenId?: string;
-  readonly via?: 'bearer' | 'basic';
-  readonly method?: string;
-  readonly path?: string;
-  readonly ip?: string | null;
-  readonly userAgent?: string;
+  readonly tokenId?: string | undefined;
+  readonly via?: 'bearer' | 'basic' | undefined;
+  readonly method?: string | undefined;
+  readonly path?: string | undefined;
+  readonly ip?: string | null | undefined;
+  readonly userAgent?: string | undefined;
   readonly outcome: 'success' | 'failure';
-  readonly reason?: string;
-  readonly requestId?: string;
+  readonly reason?: string | undefined;
+  readonly requestId?: string | undefined;
   /** For a token call: the restriction line that allowed it. */
-  readonly line?: number;
+  readonly line?: number | undefined;
   /** For a token call: the HTTP status the guard answered with, when it refused the call. */
-  readonly status?: number;
+  readonly status?: number | undefined;
 }
 
 /** Receives audit events. It may be async; a failure is reported, never passed on to the caller. */

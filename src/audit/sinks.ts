@@ -22,7 +22,7 @@ export interface AuditLogOptions {
    * Reports a sink that failed. A failing sink never fails the request that caused the event.
    * @default logs the error's message to `console.error`
    */
-  onError?: (error: unknown, context: string) => void;
+  onError?: ((error: unknown, context: string) => void) | undefined;
 }
 
 /** The user of a message; anything but a string (a caller's mistake) is no user, never a throw. */
@@ -248,18 +248,18 @@ const visible = (text: string): string => (INVISIBLE_TEST.test(text) ? text.repl
 /** Options of {@link JsonLinesSink}. */
 export interface JsonLinesSinkOptions {
   /** Buffered lines are written at least this often, in milliseconds. @default 200 */
-  flushMs?: number;
+  flushMs?: number | undefined;
   /** This many buffered events are written at once, without waiting for the timer. @default 1000 */
-  maxBatch?: number;
+  maxBatch?: number | undefined;
   /** The file mode when the file is created (audit logs name users and paths). @default 0o600 */
-  mode?: number;
+  mode?: number | undefined;
   /**
    * The most bytes of lines kept in memory while the file cannot be written (disk full, a missing
    * directory). Lines beyond it are dropped and reported, rather than growing without bound. @default 64 MiB
    */
-  maxPendingBytes?: number;
+  maxPendingBytes?: number | undefined;
   /** Reports a batch that could not be written by a timed flush, and dropped lines. @default logs to `console.error` */
-  onError?: (error: unknown, context: string) => void;
+  onError?: ((error: unknown, context: string) => void) | undefined;
 }
 
 /** The line of an event that cannot be serialised at all (a value whose conversion to text throws). */

@@ -1,4 +1,5 @@
 // Canonicalizes what a rule is matched against: the request path, the query string, the content type (SPEC §3).
+import { parse as parseContentType } from 'content-type';
 
 /** Caps of SPEC §3.8, in bytes of the raw (still encoded) text. */
 export const MAX_PATH_BYTES = 8192;
@@ -245,14 +246,22 @@ export function parseQuery(rawQuery: string): ParsedQuery {
   return new Query(rawQuery);
 }
 
-/** True for `application/json` and `application/*+json`, ignoring case and parameters (SPEC §3.6). */
+/**
+ * True for `application/json` and `application/*+json`, ignoring case and parameters (SPEC §3.6), as the
+ * `content-type` package reads the header; a header it cannot read is no JSON type (JsonData rules then
+ * deny, and body-parser would not parse it either).
+ */
 export function isJsonContentType(contentType: string | undefined): boolean {
   if (typeof contentType !== 'string') return false;
-  const semi = contentType.indexOf(';');
-  const type = (semi < 0 ? contentType : contentType.slice(0, semi)).trim().toLowerCase();
-  if (type === 'application/json') return true;
-  return type.startsWith('application/') && type.endsWith('+json') && type.length > 'application/+json'.length && !/[\s/]/.test(type.slice(12, -5));
+  let type: string;
+  try {
+    type = parseContentType(contentType).type;
+  } catch {
+    return false;
+  }
+  return type === 'application/json' || JSON_SUFFIX.test(type);
 }
+const JSON_SUFFIX = /^application\/[^/]+\+json$/;
 
 /** Byte length of `s` in UTF-8, computed only when it could exceed `cap`. */
 export function exceedsBytes(s: string, cap: number): boolean {

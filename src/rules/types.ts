@@ -78,19 +78,19 @@ export interface EvaluateOptions {
    * stricter. Value regexes (QueryParam, JsonData) always match case-sensitively.
    * @default false
    */
-  caseInsensitive?: boolean;
+  caseInsensitive?: boolean | undefined;
   /**
    * Keep a trailing `/` when matching (Express `strict routing`).
    * @default false
    */
-  strict?: boolean;
+  strict?: boolean | undefined;
   /**
    * The context path that a leading `.*` (`.*?`, `.+`) before the literal start of a path stands for, such
    * as `/jira`: `.*\/rest/api/2/filter` then matches `/jira/rest/api/2/filter` and nothing else ending in
    * `/rest/api/2/filter`. Empty, a leading `.*` matches nothing. Write `(?:.*)` for a real wildcard.
    * @default ''
    */
-  basePath?: string;
+  basePath?: string | undefined;
 }
 
 /** Why a request was denied (SPEC §3). */
@@ -101,9 +101,9 @@ export interface Decision {
   /** Whether the request is allowed. */
   readonly allowed: boolean;
   /** The line number of the rule that allowed the request, when one did. */
-  readonly line?: number;
+  readonly line?: number | undefined;
   /** A stable code saying why the request was denied. */
-  readonly reason?: DenialReason;
+  readonly reason?: DenialReason | undefined;
   /**
    * A human-readable account: which rule allowed the request, or which part of each rule failed.
    * Computed on first access, so the hot path pays nothing for it.
@@ -117,7 +117,7 @@ export interface ParseOptions {
    * The most rule lines a restriction text may hold (comments and blank lines do not count).
    * @default 1000
    */
-  maxRules?: number;
+  maxRules?: number | undefined;
   /**
    * The most UTF-8 bytes a whole restriction text may hold. Parsing vets and compiles every regex, and a
    * first case-insensitive or `basePath` evaluation may compile them again, so this bounds what one text
@@ -125,5 +125,5 @@ export interface ParseOptions {
    * ordinary rules take 60–90 KiB.
    * @default 131072 (128 KiB)
    */
-  maxBytes?: number;
+  maxBytes?: number | undefined;
 }

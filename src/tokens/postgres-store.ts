@@ -5,9 +5,9 @@ import { CHANGE_COLUMNS as COLUMNS, type StoredToken, type TokenChanges, type To
 /** Options of {@link PostgresTokenStore}. */
 export interface PostgresTokenStoreOptions {
   /** The table name (letters, digits, `_`); its migrations are recorded in `<table>_schema`. @default 'tokenfence_tokens' */
-  table?: string;
+  table?: string | undefined;
   /** End the pool when the store closes. Leave false when the host shares the pool. @default false */
-  endPoolOnClose?: boolean;
+  endPoolOnClose?: boolean | undefined;
 }
 
 /** The part of a `pg` Pool the store uses (declared here so that users without `@types/pg` compile). */

@@ -13,36 +13,36 @@ const DAY_MS = 86_400_000;
 /** Lifetime and quota rules, checked at create, at rotate and at use. */
 export interface TokenPolicy {
   /** The longest a token may live, in days. Lowering it makes existing longer-lived tokens fail with `policy`. */
-  maxLifetimeDays?: number;
+  maxLifetimeDays?: number | undefined;
   /** The lifetime of a token issued without an expiry. @default maxLifetimeDays, else none */
-  defaultLifetimeDays?: number;
+  defaultLifetimeDays?: number | undefined;
   /** Refuse tokens without an expiry (when no default applies). @default false */
-  requireExpiry?: boolean;
+  requireExpiry?: boolean | undefined;
   /** How many live (neither revoked nor expired) tokens one owner may hold. @default unlimited */
-  maxTokensPerUser?: number;
+  maxTokensPerUser?: number | undefined;
   /** Label, expiry and restrictions can never change after creation. @default false */
-  secureMode?: boolean;
+  secureMode?: boolean | undefined;
   /** Delete expired and revoked tokens this many days after they ended, on a schedule. @default never */
-  expiredRetentionDays?: number;
+  expiredRetentionDays?: number | undefined;
 }
 
 /** Options of {@link createTokenService}. */
 export interface TokenServiceOptions {
   /** Where tokens live. */
   store: TokenStore;
-  policy?: TokenPolicy;
+  policy?: TokenPolicy | undefined;
   /** Receives an event for every lifecycle change. */
-  audit?: AuditHook;
+  audit?: AuditHook | undefined;
   /** Server-side secret mixed into every hash (HMAC-SHA256); keep it outside the database. */
-  pepper?: string | Uint8Array;
+  pepper?: string | Uint8Array | undefined;
   /** Token prefix. @default 'tfk_' */
-  prefix?: string;
+  prefix?: string | undefined;
   /** The time source. @default () => new Date() */
-  clock?: () => Date;
+  clock?: (() => Date) | undefined;
   /** Usage counts are written in batches at most this often; `close()` writes the rest. @default 1000 */
-  usageFlushMs?: number;
+  usageFlushMs?: number | undefined;
   /** How many distinct restriction texts stay compiled. @default 1000 */
-  cacheSize?: number;
+  cacheSize?: number | undefined;
   /**
    * How long, in milliseconds, `verify` reuses a token's stored row instead of reading the store again.
    * A repeat of the token text that last matched the row's hash is recognised by a constant-time
@@ -51,31 +51,31 @@ export interface TokenServiceOptions {
    * another process or instance sharing the store (the CLI, a second app server) within this time, which
    * keeps SPEC §4's bound of 1 s. 0 reads the store on every call. @default 500
    */
-  recordCacheMs?: number;
+  recordCacheMs?: number | undefined;
   /** How often the scheduled purge runs when `policy.expiredRetentionDays` is set. @default 3600000 */
-  purgeIntervalMs?: number;
+  purgeIntervalMs?: number | undefined;
   /** Reports errors that cannot be thrown to a caller (audit hook, usage flush, scheduled purge). */
-  onError?: (error: unknown, context: string) => void;
+  onError?: ((error: unknown, context: string) => void) | undefined;
 }
 
 /** What {@link TokenService.issue} takes. */
 export interface IssueInput {
   owner: string | null;
   label: string;
-  expiresAt?: Date | null;
-  restrictions?: string;
+  expiresAt?: Date | null | undefined;
+  restrictions?: string | undefined;
 }
 
 /** Changes {@link TokenService.update} may make (standard mode only). */
 export interface UpdateInput {
-  label?: string;
-  expiresAt?: Date | null;
-  restrictions?: string;
+  label?: string | undefined;
+  expiresAt?: Date | null | undefined;
+  restrictions?: string | undefined;
 }
 
 /** Who asks for a lifecycle change, for the audit trail. */
 export interface ActorOptions {
-  actor?: string | null;
+  actor?: string | null | undefined;
 }
 
 /** Why {@link TokenService.verify} refused a token. */

@@ -33,6 +33,18 @@ describe('the built package', () => {
     expect(node(['--input-type=module', '-e', 'console.log(import.meta.resolve("tokenfence"))']).trim()).toMatch(/dist\/esm\/index\.js$/);
   });
 
+  test('require and import give one copy of tokenfence (one GuardError class, one set of request locks)', () => {
+    writeFileSync(
+      join(consumer, 'both.mjs'),
+      `import { createRequire } from 'node:module';\nimport * as esm from 'tokenfence';\nconst cjs = createRequire(import.meta.url)('tokenfence');\n` +
+        `const names = Object.keys(cjs).filter((n) => n !== '__esModule');\n` +
+        `console.log(JSON.stringify({ same: names.filter((n) => esm[n] !== cjs[n]), missing: names.filter((n) => !(n in esm)), guardError: esm.GuardError === cjs.GuardError, count: names.length }));`,
+    );
+    const result = JSON.parse(node(['both.mjs'])) as { same: string[]; missing: string[]; guardError: boolean; count: number };
+    expect(result).toEqual({ same: [], missing: [], guardError: true, count: expect.any(Number) });
+    expect(result.count).toBeGreaterThan(25);
+  });
+
   test('type declarations resolve for both CommonJS and ES module consumers', () => {
     const typed = `
 const set = parseRestrictions('/x');

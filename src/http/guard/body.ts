@@ -2,22 +2,25 @@
 import type { IncomingMessage } from 'node:http';
 import { createBrotliDecompress, createGunzip, createInflate, type Zlib } from 'node:zlib';
 import type { Transform } from 'node:stream';
+import bytes from 'bytes';
+import { parse as parseContentType } from 'content-type';
 import secureJson from 'secure-json-parse';
 import { GuardError } from '../errors.js';
 
 /** The default body limit, as body-parser's `express.json()`. */
 export const DEFAULT_BODY_LIMIT = 102_400;
 
-const UNITS: Readonly<Record<string, number>> = { b: 1, kb: 1024, mb: 1024 ** 2, gb: 1024 ** 3 };
-
-/** A byte count from a number or a size such as `'100kb'` (body-parser's notation); TypeError otherwise. */
+/**
+ * A byte count from a number or a size string, read by the `bytes` package as body-parser reads its
+ * `limit` (`'100kb'`, `'1mb'`: 1024-based), so the guard's limit means what `express.json({ limit })`
+ * means. TypeError otherwise.
+ */
 export function parseByteLimit(limit: number | string, option: string): number {
-  if (typeof limit === 'number' && Number.isSafeInteger(limit) && limit > 0) return limit;
-  const match = typeof limit === 'string' ? /^\s*(\d+(?:\.\d+)?)\s*(b|kb|mb|gb)?\s*$/i.exec(limit) : null;
-  if (match === null) throw new TypeError(`${option} must be a positive byte count or a size such as '100kb', got ${JSON.stringify(limit)}`);
-  const bytes = Math.floor(Number(match[1]) * UNITS[(match[2] ?? 'b').toLowerCase()]!);
-  if (bytes <= 0) throw new TypeError(`${option} must be more than 0 bytes`);
-  return bytes;
+  const count = typeof limit === 'number' ? limit : typeof limit === 'string' ? bytes.parse(limit) : null;
+  if (count === null || !Number.isSafeInteger(count) || count <= 0) {
+    throw new TypeError(`${option} must be a positive number of bytes or a size string such as '100kb' or '1mb', got ${JSON.stringify(limit)}`);
+  }
+  return count;
 }
 
 /** Whether the host (body-parser 1 or 2, or anything that read the stream) has consumed the body already. */
@@ -25,9 +28,13 @@ export function bodyConsumed(req: IncomingMessage & { _body?: boolean }): boolea
   return req._body === true || req.readableEnded === true || (req.complete === true && !req.readable);
 }
 
-function charsetOf(contentType: string): string | undefined {
-  const match = /;\s*charset\s*=\s*("?)([^";\s]*)\1/i.exec(contentType);
-  return match === null ? undefined : match[2]!.toLowerCase();
+/** The charset parameter (lower case), as the `content-type` package reads it; null for a header it cannot read. */
+function charsetOf(contentType: string): string | undefined | null {
+  try {
+    return parseContentType(contentType).parameters['charset']?.toLowerCase();
+  } catch {
+    return null;
+  }
 }
 
 function decoderFor(encoding: string): (Transform & Zlib) | null | undefined {
@@ -53,6 +60,11 @@ const tooLarge = (limit: number): GuardError => new GuardError('body_too_large',
  * compressed stream and ignore what follows, and a host parser that reads on from there (body-parser 2
  * checks whether the request finished, not `req._body`) would see another body than the one evaluated.
  * Bytes after the end of the compressed data are therefore refused.
+ *
+ * Hand-written rather than raw-body or body-parser, for that reason and one more: the limit must bind the
+ * decompressed size as well as the bytes on the wire (a 100 kB gzip bomb inflates to gigabytes), and the
+ * guard must see exactly the bytes a body parser after it will see. raw-body limits only what it is given,
+ * and body-parser's readers would set `req.body` in the host's place.
  */
 function readAll(req: IncomingMessage, limit: number): Promise<Buffer> {
   const encoding = (req.headers['content-encoding'] ?? 'identity').trim().toLowerCase();

@@ -1,6 +1,7 @@
 // Per-token rate limits (SPEC §5) on rate-limiter-flexible: a memory limiter by default, or any limiter
-// the host builds (RateLimiterPostgres shares limits across instances).
-import { RateLimiterMemory, type RateLimiterAbstract, type RateLimiterRes } from 'rate-limiter-flexible';
+// the host builds (RateLimiterPostgres shares limits across instances). rate-limiter-flexible is loaded when
+// a guard with a rate limit is built, not with the package.
+import type { RateLimiterAbstract, RateLimiterRes } from 'rate-limiter-flexible';
 import { checkKnownKeys } from '../../internal/options.js';
 
 /** What an express-rate-limit user writes, and what it is here. */
@@ -16,19 +17,19 @@ export interface TokenRateLimitOptions {
    * Calls one token may make per `duration`. Ignored when `limiter` is given.
    * @default 600
    */
-  points?: number;
+  points?: number | undefined;
   /**
    * The window, in seconds. Ignored when `limiter` is given.
    * @default 60
    */
-  duration?: number;
+  duration?: number | undefined;
   /**
    * A rate-limiter-flexible limiter of your own, keyed here by token id: for example
    * `new RateLimiterPostgres({ storeClient: pool, points: 600, duration: 60 })` so that every app
    * instance shares one count.
    * @default a RateLimiterMemory with `points` and `duration`
    */
-  limiter?: RateLimiterAbstract;
+  limiter?: RateLimiterAbstract | undefined;
 }
 
 /** The outcome of one call: allowed or not, and the `RateLimit-*` headers to send either way. */
@@ -68,6 +69,7 @@ export class TokenRateLimiter {
       const duration = options.duration ?? 60;
       if (!Number.isSafeInteger(points) || points <= 0) throw new TypeError(`options.rateLimit.points must be a positive integer, got ${String(points)}`);
       if (!Number.isSafeInteger(duration) || duration <= 0) throw new TypeError(`options.rateLimit.duration must be a positive number of seconds, got ${String(duration)}`);
+      const { RateLimiterMemory } = require('rate-limiter-flexible') as typeof import('rate-limiter-flexible');
       this.#limiter = new RateLimiterMemory({ points, duration, keyPrefix: 'tokenfence' });
     }
     this.#policy = `${this.#limiter.points};w=${this.#limiter.duration}`;

@@ -5,13 +5,13 @@ import { isIP } from 'node:net';
 
 /** The parts of an Express request the guard uses (Express 4 and 5 alike). */
 export interface GuardRequest extends IncomingMessage {
-  originalUrl?: string;
-  originalMethod?: string;
-  ip?: string;
-  body?: unknown;
-  _body?: boolean;
-  baseUrl?: string;
-  app?: { get(setting: string): unknown; settings?: Record<string, unknown> };
+  originalUrl?: string | undefined;
+  originalMethod?: string | undefined;
+  ip?: string | undefined;
+  body?: unknown | undefined;
+  _body?: boolean | undefined;
+  baseUrl?: string | undefined;
+  app?: { get(setting: string): unknown; settings?: Record<string, unknown> } | undefined;
 }
 
 /**
@@ -198,6 +198,9 @@ export function candidateMethods(
   if (b !== undefined) addSplit(methods, b);
   if (c !== undefined) addSplit(methods, c);
   // Any name that decodes to one holding `_` has a `_` or a `%` as sent (`_%6Dethod` is `_method` too).
+  // Split by hand, for a security reason: the split must find every name that qs (Express's `extended`
+  // query parser) or node:querystring could read as `_method` — qs's leading-bracket and dot forms, `+` as
+  // space, lenient decoding of bad escapes — and neither parser reports all the raw names it folded.
   const q = target.indexOf('?');
   if (q >= 0 && /[_%]/.test(target.slice(q))) {
     for (const pair of target.slice(q + 1).split('&')) {
@@ -220,9 +223,12 @@ export function requestIdOf(headers: IncomingHttpHeaders): string | undefined {
 }
 
 /**
- * The client address: Express's `req.ip` (which honours `trust proxy`), else the socket's. Under `trust
- * proxy`, `req.ip` is whatever `X-Forwarded-For` says; text there that is not an IP address (a token, a
- * password) is not an address, and the socket's is used.
+ * The client address: Express's `req.ip`, else the socket's. The forwarded address is not worked out here:
+ * `req.ip` is proxy-addr run with the app's own `trust proxy` setting, so the guard names the client the
+ * host's logs and rate limiters name. What stays hand-written is a check, for a security reason: proxy-addr
+ * returns the first untrusted `X-Forwarded-For` entry as sent, whatever it is, and a client may put a token
+ * or a password there; text that is not an IP address (after dropping a port) never reaches an audit event,
+ * and the socket's address is used instead.
  */
 export function clientIp(req: GuardRequest, settings: AppSettings | undefined): string | null {
   const socketAddress = (): string | null => requestProperty(req, 'socket')?.remoteAddress ?? null;

@@ -73,3 +73,52 @@ describe('SqliteTokenStore', () => {
     scan();
   });
 });
+
+describe("SqliteTokenStore without better-sqlite3's native module (installed with --ignore-scripts)", () => {
+  /**
+   * Builds a store from the module loaded afresh against a better-sqlite3 whose constructor fails as a missing
+   * addon does (the store loads better-sqlite3 only when it is built, so the mock must stand until then).
+   */
+  function buildWithBrokenAddon(failure: Error): unknown {
+    let thrown: unknown;
+    jest.isolateModules(() => {
+      jest.doMock('better-sqlite3', () =>
+        function Database() {
+          throw failure;
+        },
+      );
+      const { SqliteTokenStore: Store } = require('../../../src/tokens/sqlite-store') as typeof import('../../../src/tokens/sqlite-store');
+      try {
+        new Store(freshFile()).close();
+      } catch (err) {
+        thrown = err;
+      }
+    });
+    jest.dontMock('better-sqlite3');
+    return thrown;
+  }
+
+  test('the constructor says what to install or rebuild, and keeps the cause', () => {
+    const missing = new Error('Could not locate the bindings file. Tried:\n → /app/node_modules/better-sqlite3/build/better_sqlite3.node');
+    const thrown = buildWithBrokenAddon(missing);
+    expect(thrown).toBeInstanceOf(Error);
+    const error = thrown as Error & { code?: string };
+    expect(error.code).toBe('sqlite_unavailable');
+    expect(error.message).toMatch(/npm rebuild better-sqlite3/);
+    expect(error.message).toMatch(/MemoryTokenStore or PostgresTokenStore/);
+    expect(error.message).toMatch(/Could not locate the bindings file/);
+    expect(error.message).not.toMatch(/build\/better_sqlite3/);
+    expect(error.cause).toBe(missing);
+  });
+
+  test('a module built for another Node (dlopen failure) gets the same advice', () => {
+    const thrown = buildWithBrokenAddon(Object.assign(new Error('The module was compiled against a different Node.js version using NODE_MODULE_VERSION 115.'), { code: 'ERR_DLOPEN_FAILED' }));
+    expect((thrown as Error).message).toMatch(/npm rebuild better-sqlite3/);
+  });
+
+  test("SQLite's own errors pass through unchanged", () => {
+    expect(() => new SqliteTokenStore(join(dir, 'no-such-folder', 'tokens.db'))).toThrow(/directory does not exist/);
+    const own = new TypeError('Cannot open database because the directory does not exist');
+    expect(buildWithBrokenAddon(own)).toBe(own);
+  });
+});

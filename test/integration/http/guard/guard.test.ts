@@ -3,7 +3,8 @@
 import { brotliCompressSync, deflateSync, gzipSync } from 'node:zlib';
 import type { ErrorRequestHandler, Express, Request, Response } from 'express';
 import { RateLimiterMemory } from 'rate-limiter-flexible';
-import { createTokenService, MemoryTokenStore, tokenGuard, type TokenGuardOptions, type TokenService } from '../../../../src/index';
+import request from 'supertest';
+import { createTokenService, GuardError, MemoryTokenStore, tokenGuard, type AuditEvent, type TokenGuardOptions, type TokenService } from '../../../../src/index';
 import { basic, EXPRESS_FLAVOURS, listen, send, sendInParts, type ExpressFlavour, type RawResponse, type TestServer } from '../../../support/http';
 
 interface Seen {
@@ -478,6 +479,72 @@ describe.each(EXPRESS_FLAVOURS)('tokenGuard on $name', (flavour: ExpressFlavour)
     });
   });
 
+  describe('handler: the app answers refusals in its own format', () => {
+    it('gets the coded GuardError after the status and headers are set, with no stack trace, audited once', async () => {
+      const events: AuditEvent[] = [];
+      const got: GuardError[] = [];
+      const { port, seen } = await start({
+        audit: (e) => void events.push(e),
+        handler: (err, req, res) => {
+          got.push(err);
+          res.json({ problem: err.code, status: err.status, path: req.path });
+        },
+      });
+      const r = await request(`http://127.0.0.1:${port}`).get('/rest/api/2/filter').set('Authorization', `Bearer ${alice}`);
+      expect(r.status).toBe(403);
+      expect(r.body).toEqual({ problem: 'restricted', status: 403, path: '/rest/api/2/filter' });
+      expect(r.headers['www-authenticate']).toBe('Bearer realm="tokenfence", error="insufficient_scope"');
+      expect(r.headers['cache-control']).toBe('no-store');
+      expect(got).toHaveLength(1);
+      expect(got[0]).toBeInstanceOf(GuardError);
+      expect(got[0]!.stack).toBe(`GuardError: ${got[0]!.message}`);
+      expect(events.map((e) => [e.type, e.reason])).toEqual([['token.denied', 'restricted']]);
+      expect(seen).toHaveLength(0);
+      const bad = await request(`http://127.0.0.1:${port}`).get('/rest/x').set('Authorization', `Bearer ${alice.slice(0, -1)}x`);
+      expect(bad.status).toBe(401);
+      expect(bad.body.problem).toBe('checksum');
+      expect(bad.headers['www-authenticate']).toBe('Bearer realm="tokenfence", error="invalid_token"');
+    });
+
+    it('passes the refusal to the app’s error handler with next(err), as passport’s failWithError does; rate-limit headers stay', async () => {
+      const { port } = await start({ rateLimit: { points: 1, duration: 60 }, handler: (err, _req, _res, next) => next(err) });
+      const agent = request(`http://127.0.0.1:${port}`);
+      expect((await agent.get('/rest/x').set('Authorization', `Bearer ${open}`)).status).toBe(200);
+      const limited = await agent.get('/rest/x').set('Authorization', `Bearer ${open}`);
+      expect(limited.status).toBe(429);
+      expect(limited.body).toEqual({ hostError: 'rate_limited' });
+      expect(Number(limited.headers['retry-after'])).toBeGreaterThan(0);
+      expect(limited.headers['ratelimit-remaining']).toBe('0');
+    });
+
+    it('a handler that throws is reported, and the default body is written', async () => {
+      const errors: string[] = [];
+      const { port } = await start({
+        handler: () => {
+          throw new Error('template missing');
+        },
+        onError: (_e, context) => errors.push(context),
+      });
+      const r = await request(`http://127.0.0.1:${port}`).get('/rest/api/2/filter').set('Authorization', `Bearer ${alice}`);
+      expect(r.status).toBe(403);
+      expect(r.body.error.code).toBe('restricted');
+      expect(errors).toEqual(['options.handler failed; the default error body was written']);
+    });
+
+    it('the callbacks get Express’s Request: requestId and setUser may use req.get', async () => {
+      const events: AuditEvent[] = [];
+      const { port, seen } = await start({
+        audit: (e) => void events.push(e),
+        requestId: (req) => req.get('x-trace-id'),
+        setUser: (principal, req) => ({ name: principal.user, agent: req.get('user-agent') }),
+      });
+      const r = await request(`http://127.0.0.1:${port}`).get('/rest/x').set('Authorization', `Bearer ${open}`).set('X-Trace-Id', 'trace-7').set('User-Agent', 'probe');
+      expect(r.status).toBe(200);
+      expect(seen[0]!.user).toEqual({ name: 'bob', agent: 'probe' });
+      expect(events[0]!.requestId).toBe('trace-7');
+    });
+  });
+
   it('survives host hooks that throw (requestId, onError, a trust proxy function): coded answers, no stack, no crash', async () => {
     const store = new MemoryTokenStore();
     const hooked = createTokenService({ store });
@@ -594,6 +661,8 @@ describe('tokenGuard options', () => {
     [{ tokens, setUser: 'yes' }, /options.setUser/],
     [{ tokens, realm: 'a\nb' }, /options.realm/],
     [{ tokens, logger: console.log }, /options.logger must have an error/],
+    [{ tokens, handler: 'json' }, /options.handler must be a function/],
+    [{ tokens, failWithError: true }, /failWithError is handler: \(err, req, res, next\) => next\(err\) here/],
   ])('refuses %p at start-up with a TypeError', (options, message) => {
     expect(() => tokenGuard(options as never)).toThrow(TypeError);
     expect(() => tokenGuard(options as never)).toThrow(message);

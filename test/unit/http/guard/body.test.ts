@@ -29,8 +29,10 @@ describe('parseByteLimit', () => {
     ['1mb', 1_048_576],
     ['1.5KB', 1536],
     ['10', 10],
+    // The `bytes` package's reading, as body-parser's `limit`: 1024-based units up to pb.
+    ['1 tb', 1024 ** 4],
   ])('reads %j as %d bytes', (input, bytes) => expect(parseByteLimit(input, 'x')).toBe(bytes));
-  it.each([0, -1, 1.5, '', 'lots', '10 tb', NaN])('refuses %j', (input) => expect(() => parseByteLimit(input as never, 'options.bodyLimit')).toThrow(/options.bodyLimit/));
+  it.each([0, -1, 1.5, '', 'lots', '-1kb', '0kb', NaN, Infinity, '100000000 pb', null])('refuses %j', (input) => expect(() => parseByteLimit(input as never, 'options.bodyLimit')).toThrow(/options.bodyLimit/));
   it('defaults to express.json()’s 100kb', () => expect(DEFAULT_BODY_LIMIT).toBe(102_400));
 });
 
