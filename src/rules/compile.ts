@@ -1,7 +1,7 @@
 // Compiled restriction sets: regexes built once, method bitmasks, and a literal index that picks candidate rules.
-import { RegExpParser, visitRegExpAST, type AST } from '@eslint-community/regexpp';
-import { DFA, JS, NFA, isDisjointWith } from 'refa';
-import { toCharSet } from 'regexp-ast-analysis';
+import type { AST, RegExpParser } from '@eslint-community/regexpp';
+import type { DFA } from 'refa';
+import { analysisLibs } from './analysis-libs.js';
 import type { LinearRegex, Matcher } from './linear-regex.js';
 import { applyEdits, type SourceEdit } from './source-edits.js';
 import type { Method, Rule } from './types.js';
@@ -152,6 +152,7 @@ export function contextSource(group: Pick<UrlGroup, 'source' | 'context'>, baseP
 export function anyCharFree(source: string): string {
   const pattern = parsed(source);
   if (pattern === null) return source;
+  const { toCharSet } = analysisLibs().rea;
   const ranges: [number, number][] = [];
   const visit = (node: AST.Node): void => {
     switch (node.type) {
@@ -200,7 +201,7 @@ export function captureFree(source: string): string {
   if (pattern === null) return source;
   const edits: SourceEdit[] = [];
   let backreference = false;
-  visitRegExpAST(pattern, {
+  analysisLibs().regexpp.visitRegExpAST(pattern, {
     onBackreferenceEnter: () => void (backreference = true),
     onCapturingGroupEnter: (group) => void edits.push({ start: group.start, end: group.alternatives[0]!.start, text: '(?:' }),
   });
@@ -297,10 +298,11 @@ function endsRunWithSlash(elements: readonly AST.Element[]): boolean {
   return false;
 }
 
-const literalParser = new RegExpParser({ ecmaVersion: 2025 });
+let literalParser: RegExpParser | undefined;
 
 /** The regexpp tree of a rule regex (read without the `u` flag, as it runs), or null when it does not parse. */
 function parsed(source: string): AST.Pattern | null {
+  literalParser ??= new (analysisLibs().regexpp.RegExpParser)({ ecmaVersion: 2025 });
   try {
     return literalParser.parsePattern(source, 0, source.length, { unicode: false });
   } catch {
@@ -439,6 +441,7 @@ let jsonWordsComplement: DFA | undefined;
  */
 export function literalWordsOnly(pattern: string, re: Matcher): boolean {
   if (!JSON_WORDS.some((w) => re.test(w))) return false;
+  const { DFA, JS, NFA, isDisjointWith } = analysisLibs().refa;
   try {
     const { expression, maxCharacter } = JS.Parser.fromLiteral({ source: pattern, flags: 's' }, { ecmaVersion: 2025 }).parse({ maxNodes: MAX_LITERAL_NODES });
     const language = NFA.fromRegex(expression, { maxCharacter }, {}, new NFA.LimitedNodeFactory(MAX_LITERAL_NODES));

@@ -15,6 +15,7 @@ import { isCompiled, methodBit, urlRegex, valueMatches, type CompiledJsonData, t
 import { formatRule } from './format.js';
 import { MAX_TARGETS, RestrictionSet } from './parse.js';
 import type { Decision, DenialReason, EvaluateOptions, RestrictionRequest } from './types.js';
+import { checkKnownKeys } from '../internal/options.js';
 
 /** A request target after canonicalization, with one method: what every rule is matched against. */
 interface Subject {
@@ -382,6 +383,10 @@ export function isContextPath(value: unknown): value is string {
   return typeof value === 'string' && (value === '' || (value.length <= 256 && CONTEXT_PATH.test(value)));
 }
 
+const EVALUATE_OPTIONS = ['caseInsensitive', 'strict', 'basePath'];
+/** Options objects whose keys and types were checked: a caller (the guard) passes the same object on every call. */
+const CHECKED_OPTIONS = new WeakSet<object>();
+
 /** Reads the options once; a programmer mistake throws (SPEC: a `TypeError` that names the option and the fix). */
 function modeOf(options: EvaluateOptions | undefined): Mode {
   if (options === undefined) return DEFAULT_MODE;
@@ -390,6 +395,13 @@ function modeOf(options: EvaluateOptions | undefined): Mode {
     throw new TypeError(
       'evaluateRestrictions: options.caseSensitive was removed: rules now match case-sensitively by default (SPEC §3.2); pass { caseInsensitive: true } to match ignoring case',
     );
+  }
+  if (!CHECKED_OPTIONS.has(options)) {
+    checkKnownKeys('evaluateRestrictions', options, EVALUATE_OPTIONS);
+    for (const name of ['caseInsensitive', 'strict'] as const) {
+      if (options[name] !== undefined && typeof options[name] !== 'boolean') throw new TypeError(`evaluateRestrictions: options.${name} must be a boolean, got ${typeof options[name]}`);
+    }
+    CHECKED_OPTIONS.add(options);
   }
   const basePath = options.basePath ?? '';
   if (basePath !== lastCheckedBasePath) {

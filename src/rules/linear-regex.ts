@@ -15,9 +15,10 @@
 // back-references to groups that match more than a few words (refa writes a back-reference to a small finite
 // group out as the words it can repeat), back-references inside lookarounds or to groups inside one or holding
 // an assertion, groups with modifiers, and automata over the limits below.
-import { RegExpParser, visitRegExpAST, type AST } from '@eslint-community/regexpp';
-import { CharSet, DFA, JS, NFA, type Alternation, type Concatenation, type Element, type Expression, type NoParent, type Quantifier } from 'refa';
-import { isPotentiallyZeroLength, isZeroLength, type ReadonlyFlags } from 'regexp-ast-analysis';
+import type { AST, RegExpParser } from '@eslint-community/regexpp';
+import type { Alternation, CharSet, Concatenation, DFA, Element, Expression, NoParent, Quantifier } from 'refa';
+import type { ReadonlyFlags } from 'regexp-ast-analysis';
+import { analysisLibs } from './analysis-libs.js';
 import { applyEdits } from './source-edits.js';
 
 /** What evaluation needs of a compiled regex: a full-match test (V8's RegExp, or a {@link LinearRegex}). */
@@ -39,7 +40,7 @@ const MAX_CONFIGURATIONS = 30_000;
  */
 export const MAX_UNITS = 1_000_000;
 
-const parser = new RegExpParser({ ecmaVersion: 2025 });
+let parser: RegExpParser | undefined;
 
 /** Thrown inside the translation for what a DFA cannot run. */
 class Untranslatable extends Error {}
@@ -232,7 +233,7 @@ const anything = (): NoParent<Quantifier> => ({
   min: 0,
   max: Infinity,
   lazy: false,
-  alternatives: [{ type: 'Concatenation', elements: [{ type: 'CharacterClass', characters: CharSet.all(MAX_CHAR) }] }],
+  alternatives: [{ type: 'Concatenation', elements: [{ type: 'CharacterClass', characters: analysisLibs().refa.CharSet.all(MAX_CHAR) }] }],
 });
 const group = (alternatives: NoParent<Concatenation>[]): NoParent<Alternation> => ({ type: 'Alternation', alternatives });
 
@@ -253,6 +254,7 @@ const group = (alternatives: NoParent<Concatenation>[]): NoParent<Alternation> =
  * `^` is `(?<![^])` and `$` is `(?![^])` here, `\b` and `\B` are lookarounds on `\w` (refa's reading).
  */
 function compile(expression: NoParent<Expression>, mode: Mode, budget: Budget): DFA {
+  const { CharSet, DFA, NFA } = analysisLibs().refa;
   if (!hasAssertion(expression.alternatives)) {
     const nfa = NFA.fromRegex(expression, { maxCharacter: MAX_CHAR }, { assertions: 'throw' }, counted(new NFA.LimitedNodeFactory(MAX_NODES), budget));
     // What building one DFA state may read: the ranges of all the NFA's transitions.
@@ -556,12 +558,13 @@ function settleAnchors(pattern: AST.Pattern, source: string, flags: ReadonlyFlag
 /** Whether `node` is or holds a back-reference. */
 function holdsBackreference(node: AST.Node): boolean {
   let found = false;
-  visitRegExpAST(node as AST.Pattern, { onBackreferenceEnter: () => void (found = true) });
+  analysisLibs().regexpp.visitRegExpAST(node as AST.Pattern, { onBackreferenceEnter: () => void (found = true) });
   return found;
 }
 
 /** Whether a `^` (`$`) always holds in a full match (true), never does (false), or neither. */
 function anchorReading(anchor: AST.Assertion, flags: ReadonlyFlags): boolean | undefined {
+  const { isPotentiallyZeroLength, isZeroLength } = analysisLibs().rea;
   const start = anchor.kind === 'start';
   let always = true;
   let node: AST.Node = anchor;
@@ -597,6 +600,8 @@ function anchorReading(anchor: AST.Assertion, flags: ReadonlyFlags): boolean | u
  */
 export function linearRegex(source: string, caseInsensitive: boolean, work?: LinearWorkBudget): LinearRegex | { reason: string } {
   const flags: ReadonlyFlags = { dotAll: true, ignoreCase: caseInsensitive };
+  const { regexpp, refa } = analysisLibs();
+  parser ??= new regexpp.RegExpParser({ ecmaVersion: 2025 });
   try {
     let pattern: AST.Pattern;
     try {
@@ -605,7 +610,7 @@ export function linearRegex(source: string, caseInsensitive: boolean, work?: Lin
       return { reason: 'the regex uses syntax the linear engine cannot read' };
     }
     const settled = settleAnchors(pattern, source, flags);
-    const { expression, maxCharacter } = JS.Parser.fromLiteral({ source: settled, flags: caseInsensitive ? 'si' : 's' }, { ecmaVersion: 2025 }).parse({
+    const { expression, maxCharacter } = refa.JS.Parser.fromLiteral({ source: settled, flags: caseInsensitive ? 'si' : 's' }, { ecmaVersion: 2025 }).parse({
       maxNodes: MAX_NODES,
       backreferences: 'throw',
       assertions: 'parse',

@@ -1,7 +1,7 @@
 // Lints restriction text: the errors parsing would throw, plus warnings about valid rules that probably misbehave (SPEC §2).
-import { RegExpParser, type AST } from '@eslint-community/regexpp';
-import { DFA, JS, NFA, isDisjointWith } from 'refa';
-import { getFirstConsumedChar, toCharSet } from 'regexp-ast-analysis';
+import type { AST, RegExpParser } from '@eslint-community/regexpp';
+import type { DFA } from 'refa';
+import { analysisLibs } from './analysis-libs.js';
 import { contextRanges, contextSource, literalWordsOnly } from './compile.js';
 import type { RestrictionDiagnostic, RestrictionErrorCode, RestrictionWarningCode } from './errors.js';
 import { formatConstraint } from './format.js';
@@ -19,7 +19,7 @@ export interface LintResult {
 
 type Warning = RestrictionDiagnostic<RestrictionWarningCode>;
 
-const parser = new RegExpParser({ ecmaVersion: 2025 });
+let parser: RegExpParser | undefined;
 const FLAGS = { dotAll: true, ignoreCase: false } as const;
 /** Language-inclusion checks give up (and stay silent) past this many automaton states. */
 const MAX_NODES = 2000;
@@ -27,6 +27,7 @@ const MAX_NODES = 2000;
 const MAX_RULES_FOR_AUTOMATA = 200;
 
 function parsePattern(source: string): AST.Pattern | null {
+  parser ??= new (analysisLibs().regexpp.RegExpParser)({ ecmaVersion: 2025 });
   try {
     return parser.parsePattern(source, 0, source.length, { unicode: false });
   } catch {
@@ -64,6 +65,7 @@ function anywhere(url: string): string {
 
 /** Whether a URL regex begins with an unbounded repetition that can match `/`: it matches any prefix. */
 function anyPrefix(url: AST.Pattern): boolean {
+  const { toCharSet } = analysisLibs().rea;
   return url.alternatives.some((alt) => {
     let first = alt.elements.find((el) => !(el.type === 'Assertion' && el.kind === 'start'));
     while ((first?.type === 'Group' || first?.type === 'CapturingGroup') && first.alternatives.length === 1 && first.alternatives[0]!.elements.length === 1) {
@@ -83,6 +85,7 @@ function anyPrefix(url: AST.Pattern): boolean {
 /** A DFA of the full-match language of a URL regex (a leading `.*` read as the empty context path), or null when it cannot be built cheaply. */
 function urlAutomaton(raw: string): DFA | null {
   const source = contextSource({ source: raw, context: contextRanges(raw) }, '');
+  const { DFA, JS, NFA } = analysisLibs().refa;
   try {
     const { expression, maxCharacter } = JS.Parser.fromLiteral({ source, flags: 's' }, { ecmaVersion: 2025 }).parse({
       maxNodes: MAX_NODES,
@@ -104,6 +107,7 @@ function urlIncludes(earlier: string, later: string, automata: Map<string, DFA |
   const a = get(earlier);
   const b = get(later);
   if (a === null || b === null) return false;
+  const { DFA, isDisjointWith } = analysisLibs().refa;
   try {
     const notA = a.copy(new DFA.LimitedNodeFactory(MAX_NODES));
     notA.complement();
@@ -136,7 +140,7 @@ function ruleWarnings(rule: Rule, scanned: ScannedRule): Warning[] {
   });
   const url = parsePattern(rule.url);
   if (url) {
-    const first = getFirstConsumedChar(url.alternatives, 'ltr', FLAGS);
+    const first = analysisLibs().rea.getFirstConsumedChar(url.alternatives, 'ltr', FLAGS);
     if (!first.empty && !first.char.has(0x2f)) {
       warn(rule.urlColumn, 'unmatchable_url', `the URL regex cannot match a path: paths start with \`/\`; write \`/${rule.url}\` or \`.*/${rule.url}\``);
     }

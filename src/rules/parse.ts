@@ -6,6 +6,7 @@ import { scanLine, type ScannedRule } from './parse-line.js';
 import { linearRegex, type LinearRegex, type LinearWorkBudget } from './linear-regex.js';
 import { COST_BUDGET, vetRegex } from './regex-safety.js';
 import type { ParseOptions, Rule } from './types.js';
+import { checkKnownKeys } from '../internal/options.js';
 
 /** Lines longer than this many UTF-8 bytes are rejected (`line_too_long`). */
 export const MAX_LINE_BYTES = 4096;
@@ -284,9 +285,17 @@ function checkRegexes(
   return { errors, newCost: errors.length === 0 ? newCost : 0, urlCost };
 }
 
-/** Scans and vets every line without throwing. */
+const PARSE_OPTIONS = ['maxRules', 'maxBytes'];
+/** Options of evaluation given to the parse by mistake. */
+const OPTIONS_OF_EVALUATION: Readonly<Record<string, string>> = Object.fromEntries(
+  ['caseInsensitive', 'strict', 'basePath'].map((name) => [name, `${name} is an option of evaluation: evaluateRestrictions(set, request, { ${name} }), or tokenGuard's option`]),
+);
+
+/** Scans and vets every line without throwing; a mistaken options object throws a TypeError that names the option. */
 export function analyseRestrictions(text: string, options: ParseOptions = {}): Analysis {
   if (typeof text !== 'string') throw new TypeError(`restrictions must be a string, got ${text === null ? 'null' : typeof text}`);
+  if (typeof options !== 'object' || options === null) throw new TypeError('parseRestrictions: options must be an object such as { maxRules: 1000 }');
+  checkKnownKeys('parseRestrictions', options, PARSE_OPTIONS, OPTIONS_OF_EVALUATION);
   const maxRules = options.maxRules ?? DEFAULT_MAX_RULES;
   if (!Number.isInteger(maxRules) || maxRules < 0) {
     throw new TypeError(`options.maxRules must be a non-negative integer, got ${String(maxRules)}`);

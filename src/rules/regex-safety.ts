@@ -27,9 +27,9 @@
 // calibrated on V8: `.*/rest/.*/issue/.*` on an 8 KiB adversarial path is 1.3e7 steps and ~11 ms.
 // test/unit/rules/benign-corpus.test.ts measures the false refusals on public regexes, and
 // redos-corpus.test.ts times every accepted shape, and every newly accepted corpus regex, at the caps.
-import { RegExpParser, visitRegExpAST, type AST } from '@eslint-community/regexpp';
-import { getLengthRange, toCharSet, type ReadonlyFlags } from 'regexp-ast-analysis';
-import safeRegex from 'safe-regex2';
+import type { AST, RegExpParser } from '@eslint-community/regexpp';
+import type { ReadonlyFlags, toCharSet } from 'regexp-ast-analysis';
+import { analysisLibs } from './analysis-libs.js';
 import { applyEdits } from './source-edits.js';
 
 /** A character set as the analysis sees it (refa's `CharSet`). */
@@ -99,7 +99,7 @@ class Unsafe extends Error {
   }
 }
 
-const parser = new RegExpParser({ ecmaVersion: 2025 });
+let parser: RegExpParser | undefined;
 
 /** Groups and quantifiers nested deeper than this are refused: the analysis recurses along the nesting. */
 const MAX_DEPTH = 64;
@@ -107,6 +107,7 @@ const MAX_DEPTH = 64;
 function parse(source: string): AST.Pattern | Refusal {
   // Every entry point parses first: the determinism checks' work budget starts afresh here.
   nfaWork = 0;
+  parser ??= new (analysisLibs().regexpp.RegExpParser)({ ecmaVersion: 2025 });
   let pattern: AST.Pattern;
   try {
     pattern = parser.parsePattern(source, 0, source.length, { unicode: false });
@@ -156,7 +157,7 @@ export function vetRegex(source: string, maxInput: number, caseInsensitive = tru
   const pattern = parse(source);
   if (!('type' in pattern)) return { ok: false, ...pattern };
   const boundaries: AST.Assertion[] = [];
-  visitRegExpAST(pattern, { onAssertionEnter: (a) => void (a.kind === 'word' && boundaries.push(a)) });
+  analysisLibs().regexpp.visitRegExpAST(pattern, { onAssertionEnter: (a) => void (a.kind === 'word' && boundaries.push(a)) });
   if (boundaries.length > MAX_WORD_BOUNDARIES) {
     return {
       ok: false,
@@ -229,6 +230,7 @@ export function backreferencesCopied(source: string, pattern: AST.Pattern): { so
     visit(group);
     return fine;
   };
+  const { getLengthRange } = analysisLibs().rea;
   const edits: { start: number; end: number; text: string }[] = [];
   for (const ref of refs) {
     const group = ref.resolved;
@@ -275,7 +277,7 @@ function costEstimate(pattern: AST.Pattern, flags: ReadonlyFlags, maxInput: numb
 // ---- layer 2: safe-regex2 ----------------------------------------------------------------------
 
 function safeRegex2Refusal(source: string, pattern: AST.Pattern): Refusal | null {
-  if (safeRegex(safeRegex2Input(source, pattern))) return null;
+  if (analysisLibs().safeRegex(safeRegex2Input(source, pattern))) return null;
   return { message: 'nested quantifiers or more than 25 quantifiers (rejected by safe-regex2)', index: 0 };
 }
 
@@ -750,7 +752,7 @@ function lookWeight(node: AST.Node, flags: ReadonlyFlags): number {
 // ---- layer 3: cost -------------------------------------------------------------------------------
 
 function charSetOf(el: AST.Character | AST.CharacterClass | AST.CharacterSet, flags: ReadonlyFlags): CharSet {
-  return toCharSet(el as Parameters<typeof toCharSet>[0], flags);
+  return analysisLibs().rea.toCharSet(el as Parameters<typeof toCharSet>[0], flags);
 }
 
 /** The union of every character the node can consume, and its min/max length (max capped). */

@@ -45,6 +45,26 @@ describe('the built package', () => {
     expect(result.count).toBeGreaterThan(25);
   });
 
+  test('the root import loads no native module, rate limiter or CLI library; each loads when used', () => {
+    const loaded = `const pkgs = () => [...new Set(Object.keys(require.cache).map((f) => /node_modules[\\\\/]((?:@[^\\\\/]+[\\\\/])?[^\\\\/]+)/.exec(f)?.[1]).filter(Boolean))];`;
+    const script = `${loaded}
+const tf = require('tokenfence');
+const atImport = pkgs();
+const dir = require('node:fs').mkdtempSync(require('node:path').join(require('node:os').tmpdir(), 'tf-lazy-'));
+new tf.SqliteTokenStore(require('node:path').join(dir, 't.db')).close();
+const afterSqlite = pkgs();
+tf.tokenGuard({ tokens: tf.createTokenService({ store: new tf.MemoryTokenStore() }), rateLimit: { points: 5, duration: 1 } });
+const afterLimit = pkgs();
+require('node:fs').rmSync(dir, { recursive: true, force: true });
+console.log(JSON.stringify({ atImport, afterSqlite, afterLimit }));`;
+    writeFileSync(join(consumer, 'lazy.cjs'), script);
+    const { atImport, afterSqlite, afterLimit } = JSON.parse(node(['lazy.cjs'])) as Record<string, string[]>;
+    for (const heavy of ['better-sqlite3', 'rate-limiter-flexible', 'commander', 'ajv']) expect(atImport).not.toContain(heavy);
+    expect(afterSqlite).toContain('better-sqlite3');
+    expect(afterLimit).toContain('rate-limiter-flexible');
+    expect(afterLimit).not.toContain('commander');
+  });
+
   test('type declarations resolve for both CommonJS and ES module consumers', () => {
     const typed = `
 const set = parseRestrictions('/x');
@@ -59,12 +79,19 @@ const user: string | undefined = req.tokenfence?.user;
 const via: 'bearer' | 'basic' | undefined = req.tokenfence?.via;
 // @ts-expect-error: the principal is read-only data, not a string
 const wrong: string = req.tokenfence;
-export { allowed, RestrictionSyntaxError, guard, user, via, wrong };
+// With setUser: true the app says once what req.user is; passport declares req.user the same way.
+declare global {
+  namespace Express {
+    interface User extends TokenPrincipal {}
+  }
+}
+const tokenId: string | undefined = req.user?.tokenId;
+export { allowed, RestrictionSyntaxError, guard, user, via, wrong, tokenId };
 `;
     // A consumer of an Express middleware has @types/node (the guard's types name node:http's request).
     mkdirSync(join(consumer, 'node_modules', '@types'), { recursive: true });
     symlinkSync(join(root, 'node_modules', '@types', 'node'), join(consumer, 'node_modules', '@types', 'node'), 'dir');
-    const imports = 'import { parseRestrictions, evaluateRestrictions, RestrictionSyntaxError, type Decision, tokenGuard, createTokenService, MemoryTokenStore } from \'tokenfence\';';
+    const imports = 'import { parseRestrictions, evaluateRestrictions, RestrictionSyntaxError, type Decision, type TokenPrincipal, tokenGuard, createTokenService, MemoryTokenStore } from \'tokenfence\';';
     writeFileSync(join(consumer, 'types.cts'), `${imports}\n${typed}`);
     writeFileSync(join(consumer, 'types.mts'), `${imports}\n${typed}`);
     writeFileSync(

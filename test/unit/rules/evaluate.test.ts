@@ -154,6 +154,16 @@ describe('§3.2 mirror the router', () => {
     expect(() => decide('/x', get('/x'), { basePath: '/jira/' })).toThrow(TypeError);
   });
 
+  test.each([
+    [{ Strict: true }, /evaluateRestrictions: unknown option "Strict"; did you mean "strict"\?/],
+    [{ caseInsensitiv: true }, /did you mean "caseInsensitive"/],
+    [{ strict: 'yes' }, /options.strict must be a boolean/],
+    [{ caseInsensitive: 1 }, /options.caseInsensitive must be a boolean/],
+  ])('a mistaken option %p is a TypeError that names it', (options, message) => {
+    expect(() => decide('/x', get('/x'), options as never)).toThrow(TypeError);
+    expect(() => decide('/x', get('/x'), options as never)).toThrow(message);
+  });
+
   test('one trailing slash dropped unless strict', () => {
     expect(decide('/x', get('/x/')).allowed).toBe(true);
     expect(decide('/x', get('/x/'), { strict: true }).allowed).toBe(false);

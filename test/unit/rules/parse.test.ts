@@ -110,6 +110,18 @@ describe('parseRestrictions', () => {
     expect(() => parseRestrictions(undefined as unknown as string)).toThrow(TypeError);
     expect(() => parseRestrictions('/x', { maxRules: -1 })).toThrow(/maxRules/);
   });
+
+  test.each([
+    [{ maxRule: 5 }, /parseRestrictions: unknown option "maxRule"; did you mean "maxRules"\?/],
+    [{ maxbytes: 5 }, /did you mean "maxBytes"/],
+    [{ caseInsensitive: true }, /caseInsensitive is an option of evaluation: evaluateRestrictions\(set, request, \{ caseInsensitive \}\)/],
+    [{ basePath: '/jira' }, /basePath is an option of evaluation/],
+    [{ maxBytes: '128kb' }, /options.maxBytes must be a non-negative integer \(bytes\)/],
+    ['strict', /options must be an object/],
+  ])('a mistaken option %p is a TypeError that names it and the fix', (options, message) => {
+    expect(() => parseRestrictions('/x', options as never)).toThrow(TypeError);
+    expect(() => parseRestrictions('/x', options as never)).toThrow(message);
+  });
 });
 
 describe('parse errors', () => {
