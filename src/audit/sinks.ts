@@ -2,7 +2,7 @@
 import { open, type FileHandle } from 'node:fs/promises';
 import type { AuditEvent, AuditHook } from './events.js';
 import { checkFunction, checkKnownKeys, checkNumber } from '../internal/options.js';
-import { logErrorToConsole } from '../http/errors.js';
+import { logErrorToConsole } from '../internal/report.js';
 
 /** Where audit events go. `write` may be async; `close` flushes what is buffered. */
 export interface AuditSink {

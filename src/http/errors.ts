@@ -106,11 +106,6 @@ export class GuardError extends Error {
   }
 }
 
-/** The default `onError` of the guard and the audit sinks: the context and the error's message, nothing more. */
-export function logErrorToConsole(error: unknown, context: string): void {
-  console.error(`tokenfence: ${context}: ${error instanceof Error ? error.message : String(error)}`);
-}
-
 /** Quotes a value for an auth-param (RFC 7235 quoted-string). */
 export const quoteParam = (value: string): string => `"${value.replace(/["\\]/g, '\\$&')}"`;
 

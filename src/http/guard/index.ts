@@ -2,7 +2,8 @@
 // and rate limits, audits every token call and denial, and fails closed. This file compiles the options;
 // the steps of a call are in steps.ts.
 import type { EvaluateOptions } from '../../rules/types.js';
-import { logErrorToConsole, quoteParam } from '../errors.js';
+import { logErrorToConsole } from '../../internal/report.js';
+import { quoteParam } from '../errors.js';
 import { redactorFor } from './audit-event.js';
 import { parseByteLimit, DEFAULT_BODY_LIMIT } from './body.js';
 import type { Answer, CallContext, Guard } from './context.js';
