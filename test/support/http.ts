@@ -1,8 +1,12 @@
-// HTTP test support: both Express majors, a loopback server per app, and a raw client that sends the
-// request target and headers exactly as given (no normalisation, repeated headers kept).
+// HTTP test support: both Express majors, a loopback server per app, supertest bound to a server's port (`http`,
+// and `viaSupertest` for tables of RawRequests), and raw clients for what supertest cannot send: `send` puts the
+// request target and header lines on the wire exactly as given (a path URL parsing would change, such as one with
+// a backslash, `#`, a space or non-ASCII; a repeated header; no Host header; a chosen Content-Length or
+// Transfer-Encoding), and `sendInParts` writes raw bytes to the socket in parts.
 import { request as httpRequest, type IncomingHttpHeaders, type Server } from 'node:http';
 import { connect, type AddressInfo } from 'node:net';
 import express5 from 'express';
+import supertest from 'supertest';
 // The npm alias `express4` is Express 4 (see package.json).
 import express4 from 'express4';
 
@@ -62,10 +66,39 @@ export interface RawResponse {
   status: number;
   headers: IncomingHttpHeaders;
   body: string;
+  /** The body again, under supertest's name, so code can read `status`, `headers` and `text` of either kind of response. */
+  text: string;
   json<T = unknown>(): T;
 }
 
-/** Sends the request target byte for byte (Node's client does not normalise the path). */
+/** supertest against a server from `listen`: `http(port).get(path)`. */
+export const http = (port: number) => supertest(`http://127.0.0.1:${port}`);
+
+const SUPERTEST_METHODS = { GET: 'get', HEAD: 'head', POST: 'post', PUT: 'put', PATCH: 'patch', DELETE: 'delete', OPTIONS: 'options' } as const;
+
+/**
+ * A RawRequest sent with supertest, for tables of requests most of which supertest can send. Throws rather
+ * than send something else: on a header name given twice (supertest's .set() keeps only the last one; such a
+ * request needs `send`) and on a body without a Content-Type (superagent would add one).
+ */
+export function viaSupertest(port: number, req: RawRequest): supertest.Test {
+  const method = SUPERTEST_METHODS[(req.method ?? 'GET') as keyof typeof SUPERTEST_METHODS];
+  if (method === undefined) throw new Error(`viaSupertest: no supertest method for ${String(req.method)}`);
+  const headers: Record<string, string> = {};
+  for (const [name, value] of req.headers ?? []) {
+    if (Object.keys(headers).some((n) => n.toLowerCase() === name.toLowerCase())) throw new Error(`viaSupertest: the ${name} header repeats; use send`);
+    headers[name] = value;
+  }
+  const test = http(port)[method](req.path).set(headers);
+  if (req.body === undefined) return test;
+  if (!Object.keys(headers).some((n) => n.toLowerCase() === 'content-type')) throw new Error('viaSupertest: a body needs a Content-Type here');
+  return test.send(req.body);
+}
+
+/**
+ * Sends the request target byte for byte (Node's client does not normalise the path) and the header lines as
+ * listed. Only for what supertest cannot express; `viaSupertest` or `http` otherwise.
+ */
 export function send(port: number, req: RawRequest): Promise<RawResponse> {
   return new Promise((resolve, reject) => {
     const headers: string[] = [];
@@ -80,7 +113,7 @@ export function send(port: number, req: RawRequest): Promise<RawResponse> {
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => {
         const body = Buffer.concat(chunks).toString('utf8');
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, body, json: <T>() => JSON.parse(body) as T });
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, body, text: body, json: <T>() => JSON.parse(body) as T });
       });
       res.on('error', reject);
     });
