@@ -234,6 +234,29 @@ describe.each(EXPRESS_FLAVOURS)('request targets on $name', (flavour: ExpressFla
       expect(outcome(await rewrite('/rest/api/2/issue/1', '/rest/api/2/issue/1', tok[kind]))).toEqual({ status: 200, body: { reached: 'issue' } });
     });
 
+    it('a refusal at dispatch goes to the guard’s handler when it has one', async () => {
+      const app = flavour.create();
+      const got: GuardError[] = [];
+      app.use(
+        guard({
+          handler: (err, _req, res) => {
+            got.push(err);
+            res.json({ mine: err.code });
+          },
+        }),
+      );
+      app.use(rewriteFrom('x-my-rewrite'));
+      const ownHits: Hit[] = [];
+      routes(app, ownHits, []);
+      const own = await serve(app);
+      const res = await request(own.base).get('/rest/api/2/issue/x/rest/api/2/admin').set('X-My-Rewrite', '/rest/api/2/admin').set(...bearer(tok.rules));
+      expect(res.status).toBe(403);
+      expect(res.body).toEqual({ mine: 'restricted' });
+      expect(res.headers['www-authenticate']).toMatch(/^Bearer .*insufficient_scope/);
+      expect(got).toHaveLength(1);
+      expect(ownHits).toEqual([]);
+    });
+
     it.each(['methods', 'rules', 'open'] as const)('to an ambiguous URL throws 400 ambiguous_request (%s token)', async (kind) => {
       expect(outcome(await rewrite('/rest/api/2/issue/1', '/rest/api/2/issue/%2e%2e/admin', tok[kind]))).toEqual(byHost(400, 'ambiguous_request'));
       expectGuardError(400, 'ambiguous_request');
