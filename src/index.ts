@@ -43,7 +43,7 @@ export { TokenError, type TokenErrorCode } from './tokens/errors.js';
 export type { AuditEvent, AuditEventType, AuditHook } from './audit/events.js';
 export { DEFAULT_PREFIX, parseToken, type ParsedToken } from './tokens/format.js';
 export { tokenGuard, type TokenGuard, type TokenGuardOptions, type TokenPrincipal, type NextFunction } from './http/guard/index.js';
-export { GuardError, GUARD_ERROR_STATUS, GUARD_ERROR_MESSAGE, type GuardErrorCode, type GuardErrorBody } from './http/errors.js';
+export { HttpError, GuardError, GUARD_ERROR_STATUS, GUARD_ERROR_MESSAGE, type HttpErrorBody, type GuardErrorCode, type GuardErrorBody } from './http/errors.js';
 export type { TokenRateLimitOptions } from './http/guard/rate-limit.js';
 export type { GuardRequest } from './http/guard/request.js';
 export { DEFAULT_SCOPE, Scope } from './http/guard/scope.js';

@@ -70,31 +70,28 @@ export const GUARD_ERROR_MESSAGE: Readonly<Record<GuardErrorCode, string>> = {
   unavailable: 'The token service is unavailable; retry later.',
 };
 
-/** The JSON body of every error response (SPEC §5). */
-export interface GuardErrorBody {
-  error: { status: number; code: GuardErrorCode; message: string; explanation?: string };
+/** The JSON body of every tokenfence error response (SPEC §5), whatever part of tokenfence answers. */
+export interface HttpErrorBody<Code extends string = string> {
+  error: { status: number; code: Code; message: string; explanation?: string };
 }
 
 /**
- * An HTTP-shaped error of the guard: `status` and a stable `code`. Thrown inside the guard's pipeline and
- * written by the guard itself, not passed to the host's error handler (which might render a stack). The one
- * exception is the method lock: a later middleware that switches `req.method` to a forbidden method gets
- * this error thrown at it (status 403, code `restricted`, no stack), so the host's error handler answers.
+ * An HTTP-shaped error of tokenfence: `status`, a stable `code`, a message that says what failed (never a
+ * secret) and perhaps an explanation. Its JSON is the SPEC §5 error body. The guard, the session resource
+ * and the XSRF check each have a subclass with their own codes, so `switch (err.code)` narrows.
  */
-export class GuardError extends Error {
-  readonly status: number;
-
+export class HttpError<Code extends string = string> extends Error {
   constructor(
-    readonly code: GuardErrorCode,
-    message: string = GUARD_ERROR_MESSAGE[code],
+    readonly status: number,
+    readonly code: Code,
+    message: string,
     readonly explanation?: string,
   ) {
     super(message);
-    this.name = 'GuardError';
-    this.status = GUARD_ERROR_STATUS[code];
+    this.name = 'HttpError';
   }
 
-  toJSON(): GuardErrorBody {
+  toJSON(): HttpErrorBody<Code> {
     return {
       error: {
         status: this.status,
@@ -106,6 +103,23 @@ export class GuardError extends Error {
   }
 }
 
+/** The JSON body of the guard's error responses. */
+export type GuardErrorBody = HttpErrorBody<GuardErrorCode>;
+
+/**
+ * An HTTP-shaped error of the guard: `status` and a stable `code`. Thrown inside the guard's pipeline and
+ * written by the guard itself, not passed to the host's error handler (which might render a stack), unless
+ * the guard's `handler` passes it on. The one exception is the method lock: a later middleware that switches
+ * `req.method` to a forbidden method gets this error thrown at it (status 403, code `restricted`, no stack),
+ * so the host's error handler answers.
+ */
+export class GuardError extends HttpError<GuardErrorCode> {
+  constructor(code: GuardErrorCode, message: string = GUARD_ERROR_MESSAGE[code], explanation?: string) {
+    super(GUARD_ERROR_STATUS[code], code, message, explanation);
+    this.name = 'GuardError';
+  }
+}
+
 /** Quotes a value for an auth-param (RFC 7235 quoted-string). */
 export const quoteParam = (value: string): string => `"${value.replace(/["\\]/g, '\\$&')}"`;
 
@@ -113,7 +127,7 @@ export const quoteParam = (value: string): string => `"${value.replace(/["\\]/g,
  * Writes `error` as the response: status, `Cache-Control: no-store`, the JSON body and any extra headers
  * (`WWW-Authenticate`, `Retry-After`). Does nothing when the headers are already sent.
  */
-export function writeGuardError(res: ServerResponse, error: GuardError, headers: Readonly<Record<string, string>> = {}): void {
+export function writeHttpError(res: ServerResponse, error: HttpError, headers: Readonly<Record<string, string>> = {}): void {
   if (res.headersSent) {
     res.destroy();
     return;
@@ -127,3 +141,6 @@ export function writeGuardError(res: ServerResponse, error: GuardError, headers:
   res.setHeader('X-Content-Type-Options', 'nosniff');
   res.end(body);
 }
+
+/** The guard's name for {@link writeHttpError}. */
+export const writeGuardError = writeHttpError;

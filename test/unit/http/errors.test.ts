@@ -1,5 +1,5 @@
 // The §5 error body, statuses, and the response writer.
-import { GUARD_ERROR_MESSAGE, GUARD_ERROR_STATUS, GuardError, quoteParam, writeGuardError } from '../../../src/http/errors';
+import { GUARD_ERROR_MESSAGE, GUARD_ERROR_STATUS, GuardError, HttpError, quoteParam, writeGuardError } from '../../../src/http/errors';
 import type { ServerResponse } from 'node:http';
 
 function fakeResponse(headersSent = false) {
@@ -54,4 +54,13 @@ describe('writeGuardError', () => {
 
 test('a refusal outside the scope names the option that moves the scope (issue 13)', () => {
   expect(new GuardError('outside_token_scope').message).toMatch(/outside the token guard's scope .*tokenGuard's `scope` option/);
+});
+
+test('every part of tokenfence answers with one error class and one JSON body shape (HttpError)', () => {
+  const guard = new GuardError('restricted', undefined, 'line 1 allows GET only');
+  expect(guard).toBeInstanceOf(HttpError);
+  expect(guard.name).toBe('GuardError');
+  const other = new HttpError(403, 'xsrf_check_failed', 'XSRF check failed');
+  expect(other.toJSON()).toEqual({ error: { status: 403, code: 'xsrf_check_failed', message: 'XSRF check failed' } });
+  expect(guard.toJSON()).toEqual({ error: { status: 403, code: 'restricted', message: GUARD_ERROR_MESSAGE.restricted, explanation: 'line 1 allows GET only' } });
 });
