@@ -14,10 +14,41 @@ export interface LimiterOptions {
   readonly duration: number;
 }
 
+/** What the session resource reports of an account's logins (Jira's `loginInfo`). */
+export interface LoginInfo {
+  /** Successful logins, this one included. */
+  readonly loginCount: number;
+  /** Failed logins, ever. */
+  readonly failedLoginCount: number;
+  readonly lastFailedLoginTime: Date | null;
+  /** The successful login before the last one. */
+  readonly previousLoginTime: Date | null;
+  readonly lastLoginTime: Date | null;
+}
+
+/** Per-account login history, keyed by the normalised user name. */
+export interface LoginInfoStore {
+  get(user: string): Promise<LoginInfo>;
+  /** Counts a successful login at `at`; resolves with the history after it. */
+  recordSuccess(user: string, at: Date): Promise<LoginInfo>;
+  /** Counts a failed login at `at`. */
+  recordFailure(user: string, at: Date): Promise<void>;
+}
+
+/** The history of an account that never logged in. */
+export const NO_LOGINS: LoginInfo = Object.freeze({ loginCount: 0, failedLoginCount: 0, lastFailedLoginTime: null, previousLoginTime: null, lastLoginTime: null });
+
+/** The history after a success at `at`. */
+export const afterSuccess = (info: LoginInfo, at: Date): LoginInfo => ({ ...info, loginCount: info.loginCount + 1, previousLoginTime: info.lastLoginTime, lastLoginTime: at });
+/** The history after a failure at `at`. */
+export const afterFailure = (info: LoginInfo, at: Date): LoginInfo => ({ ...info, failedLoginCount: info.failedLoginCount + 1, lastFailedLoginTime: at });
+
 /** One store family for sessions and login counters. */
 export interface SessionStorage {
   /** The express-session store. */
   readonly sessionStore: Store;
+  /** Login history per account. */
+  readonly loginInfo: LoginInfoStore;
   /** A rate-limiter-flexible limiter kept in this family's store. */
   limiter(options: LimiterOptions): RateLimiterAbstract;
   /** Releases what the family opened itself (files, timers); a pool the host gave stays open. */
@@ -31,8 +62,19 @@ export interface SessionStorage {
 export function memorySessionStorage(): SessionStorage {
   const { MemoryStore } = require('express-session') as typeof import('express-session');
   const { RateLimiterMemory } = require('rate-limiter-flexible') as typeof import('rate-limiter-flexible');
+  const history = new Map<string, LoginInfo>();
+  const loginInfo: LoginInfoStore = {
+    get: async (user) => history.get(user) ?? NO_LOGINS,
+    recordSuccess: async (user, at) => {
+      const info = afterSuccess(history.get(user) ?? NO_LOGINS, at);
+      history.set(user, info);
+      return info;
+    },
+    recordFailure: async (user, at) => void history.set(user, afterFailure(history.get(user) ?? NO_LOGINS, at)),
+  };
   return {
     sessionStore: new MemoryStore(),
+    loginInfo,
     limiter: (options) => new RateLimiterMemory({ keyPrefix: options.keyPrefix, points: options.points, duration: options.duration }),
     close: async () => undefined,
   };
