@@ -60,3 +60,7 @@ export {
   type JsonLinesSinkOptions,
   type PinoLike,
 } from './audit/sinks.js';
+export { sessionRouter, callerOf, accountKey, type SessionRouter, type SessionOptions, type SessionUser, type TokenfenceSessionData, type Caller } from './http/session/index.js';
+export { SessionError, SESSION_ERROR_MESSAGE, type SessionErrorCode, type LoginReason } from './http/session/errors.js';
+export { hashPassword, verifyPasswordHash } from './http/session/password.js';
+export { memorySessionStorage, type SessionStorage, type LimiterOptions, type LoginInfo, type LoginInfoStore } from './http/session/storage.js';
