@@ -16,12 +16,17 @@ export interface SessionUser {
 /** What a session holds for tokenfence (in express-session's `req.session.tokenfence`). */
 export interface TokenfenceSessionData {
   /** The user the session acts as. */
-  readonly user: string;
+  user: string;
   /** When the user logged in (ms since the epoch): the absolute timeout counts from here. */
-  readonly loginAt: number;
+  loginAt: number;
 }
 
-// The declaration of `tokenfence` on express-session's SessionData is in ../xsrf/session-data.ts for now.
+declare module 'express-session' {
+  interface SessionData {
+    /** Set by tokenfence's session resource at login. */
+    tokenfence?: TokenfenceSessionData;
+  }
+}
 
 /** Options of {@link sessionRouter}. */
 export interface SessionOptions {
