@@ -59,12 +59,12 @@ export function redactorFor(prefix: string): { prefixAnyCase: RegExp; redact: (t
 }
 
 /** The client address; when Express's `req.ip` throws (a `trust proxy` function of the host's), the socket's. */
-export function ipOf(g: Guard, call: CallContext): string | null {
+export function ipOf(g: Guard, req: GuardRequest, call: CallContext): string | null {
   try {
-    return clientIp(call.req, call.settings);
+    return clientIp(req, call.settings);
   } catch (err) {
     g.report(err, "req.ip failed (the app's trust proxy setting); the socket's address is used");
-    return requestProperty(call.req, 'socket')?.remoteAddress ?? null;
+    return requestProperty(req, 'socket')?.remoteAddress ?? null;
   }
 }
 
@@ -80,11 +80,11 @@ function customRequestId(g: Guard, req: GuardRequest): string | undefined {
 }
 
 /** Emits the event of a call's outcome: `token.used` with the allowing line, or `token.denied` with the refusal. Never throws. */
-export function auditCall(g: Guard, call: CallContext, line: number | undefined, refusal: GuardError | undefined, at?: Date): void {
+export function auditCall(g: Guard, req: GuardRequest, call: CallContext, line: number | undefined, refusal: GuardError | undefined, at?: Date): void {
   if (g.auditHook === undefined) return;
   let event: AuditEvent;
   try {
-    event = buildEvent(g, call, line, refusal, at);
+    event = buildEvent(g, req, call, line, refusal, at);
   } catch (err) {
     g.report(err, 'the audit event could not be built');
     return;
@@ -97,10 +97,10 @@ export function auditCall(g: Guard, call: CallContext, line: number | undefined,
   }
 }
 
-function buildEvent(g: Guard, call: CallContext, line: number | undefined, refusal: GuardError | undefined, at: Date | undefined): AuditEvent {
+function buildEvent(g: Guard, req: GuardRequest, call: CallContext, line: number | undefined, refusal: GuardError | undefined, at: Date | undefined): AuditEvent {
   const path = g.redact(pathPart(call.target));
   const headers = call.headers;
-  const id = g.requestId === undefined ? requestIdOf(headers) : customRequestId(g, call.req);
+  const id = g.requestId === undefined ? requestIdOf(headers) : customRequestId(g, req);
   const userAgent = userAgentOf(headers);
   // Frozen, with a Date of its own (not the token record's): a sink, a hook or a handler holding the
   // principal cannot change the record after it was emitted, and the JSON-lines sink writes it later.
@@ -112,7 +112,7 @@ function buildEvent(g: Guard, call: CallContext, line: number | undefined, refus
     via: call.via,
     method: call.method,
     path: path.length > MAX_AUDIT_PATH ? `${path.slice(0, MAX_AUDIT_PATH)}…` : path,
-    ip: call.ip === undefined ? ipOf(g, call) : call.ip,
+    ip: call.ip === undefined ? ipOf(g, req, call) : call.ip,
     userAgent: userAgent === undefined ? undefined : g.redact(userAgent),
     outcome: refusal === undefined ? 'success' : 'failure',
     reason: refusal?.code,

@@ -6,7 +6,7 @@ import { logErrorToConsole } from '../../internal/report.js';
 import { quoteParam } from '../errors.js';
 import { redactorFor } from './audit-event.js';
 import { parseByteLimit, DEFAULT_BODY_LIMIT } from './body.js';
-import type { Answer, CallContext, Guard } from './context.js';
+import type { Answer, Exchange, Guard } from './context.js';
 import { checkGuardOptions, type NextFunction, type TokenGuard, type TokenGuardOptions } from './options.js';
 import { TokenRateLimiter } from './rate-limit.js';
 import { requestProperty, settingsOf, targetOf, type GuardRequest } from './request.js';
@@ -78,36 +78,29 @@ function compileGuard(options: TokenGuardOptions): Guard {
  */
 export function tokenGuard(options: TokenGuardOptions): TokenGuard {
   const g = compileGuard(options);
-  const guard = (req: GuardRequest, res: CallContext['res'], next: NextFunction): void => {
+  const guard = (req: GuardRequest, res: Exchange['res'], next: NextFunction): void => {
     // No Authorization header at all (anonymous, or the host's own session): nothing to do.
     const headers = requestProperty(req, 'headers');
     if (!g.required && headers.authorization === undefined) {
       next();
       return;
     }
-    const call: CallContext = {
+    const x: Exchange = {
       req,
       res,
       next,
-      user: null,
-      tokenId: undefined,
-      via: undefined,
-      ip: undefined,
-      headers,
-      target: targetOf(req),
-      method: requestProperty(req, 'method') ?? 'GET',
-      settings: settingsOf(req),
+      call: { user: null, tokenId: undefined, via: undefined, ip: undefined, headers, target: targetOf(req), method: requestProperty(req, 'method') ?? 'GET', settings: settingsOf(req) },
       token: undefined,
       rateHeaders: undefined,
     };
     let step: Step;
     try {
-      step = credentialsStep(g, call);
+      step = credentialsStep(g, x);
     } catch (err) {
-      fail(g, call, err);
+      fail(g, x, err);
       return;
     }
-    if (step !== undefined) step.catch((err: unknown) => fail(g, call, err));
+    if (step !== undefined) step.catch((err: unknown) => fail(g, x, err));
   };
   Object.defineProperty(guard, 'scope', { value: g.scope, enumerable: true });
   return guard as unknown as TokenGuard;
