@@ -64,3 +64,20 @@ export { sessionRouter, callerOf, accountKey, type SessionRouter, type SessionOp
 export { SessionError, SESSION_ERROR_MESSAGE, type SessionErrorCode, type LoginReason } from './http/session/errors.js';
 export { hashPassword, verifyPasswordHash } from './http/session/password.js';
 export { memorySessionStorage, type SessionStorage, type LimiterOptions, type LoginInfo, type LoginInfoStore } from './http/session/storage.js';
+export { sqliteSessionStorage, type SqliteSessionStorageOptions } from './http/session/sqlite-storage.js';
+export { postgresSessionStorage, type PostgresSessionStorageOptions } from './http/session/postgres-storage.js';
+export {
+  xsrfProtection,
+  formToken,
+  XsrfError,
+  XSRF_ERROR_MESSAGE,
+  FORM_TOKEN_FIELD,
+  DEFAULT_NO_CHECK_HEADER,
+  DEFAULT_TOKEN_HEADER,
+  type XsrfProtection,
+  type XsrfOptions,
+  type XsrfSecret,
+  type XsrfCheck,
+  type XsrfErrorCode,
+  type XsrfRequest,
+} from './http/xsrf/index.js';

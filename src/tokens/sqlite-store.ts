@@ -1,6 +1,7 @@
 // SqliteTokenStore: the embedded default TokenStore — one file, WAL, versioned migrations (better-sqlite3).
 import type Database from 'better-sqlite3';
 import { checkKnownKeys, checkNumber } from '../internal/options.js';
+import { openDatabase } from '../internal/sqlite.js';
 import { CHANGE_COLUMNS as COLUMNS, type StoredToken, type TokenChanges, type TokenStore, type UsageUpdate } from './store.js';
 
 /** Options of {@link SqliteTokenStore}. */
@@ -66,40 +67,6 @@ function fromRow(r: Row): StoredToken {
   };
 }
 
-/**
- * better-sqlite3, loaded when the first store is built rather than with the package: its native module is
- * only needed here, and a package installed with `--ignore-scripts` (or bundled) has none. A failure to
- * load it becomes an error that says what to do; errors of SQLite itself pass through.
- */
-function openDatabase(filePath: string, options: Database.Options): Database.Database {
-  let Sqlite: typeof Database;
-  try {
-    Sqlite = require('better-sqlite3') as typeof Database;
-    return new Sqlite(filePath, options);
-  } catch (err) {
-    if (!isMissingNativeModule(err)) throw err;
-    const reason = err instanceof Error ? err.message.split('\n', 1)[0] : String(err);
-    throw Object.assign(
-      new Error(
-        `SqliteTokenStore needs better-sqlite3's native module, which did not load (${reason}). It is built when the package is installed: ` +
-          'run `npm rebuild better-sqlite3` (it needs a C++ toolchain and python3 if no prebuilt binary fits), or install without --ignore-scripts; ' +
-          'or use MemoryTokenStore or PostgresTokenStore, which need no native module.',
-        { cause: err },
-      ),
-      { code: 'sqlite_unavailable' },
-    );
-  }
-}
-
-/** Whether `err` says better-sqlite3's native module (or better-sqlite3 itself) could not be loaded. */
-function isMissingNativeModule(err: unknown): boolean {
-  if (!(err instanceof Error)) return false;
-  const code = (err as { code?: unknown }).code;
-  if (code === 'ERR_DLOPEN_FAILED') return true;
-  if (code === 'MODULE_NOT_FOUND' && err.message.includes('better-sqlite3')) return true;
-  return /bindings file|better_sqlite3\.node|NODE_MODULE_VERSION/.test(err.message);
-}
-
 /** For a synchronous pause (`Atomics.wait`) in the constructor, which cannot await. */
 const PAUSE = new Int32Array(new SharedArrayBuffer(4));
 
@@ -125,7 +92,7 @@ export class SqliteTokenStore implements TokenStore {
     checkKnownKeys('new SqliteTokenStore', options, ['busyTimeoutMs'], { timeout: 'did you mean "busyTimeoutMs" (milliseconds)?' });
     checkNumber('options.busyTimeoutMs', options.busyTimeoutMs, { min: 0, max: 2 ** 31 - 1, unit: 'milliseconds' });
     const busyTimeoutMs = options.busyTimeoutMs ?? 5000;
-    this.#db = openDatabase(filePath, { timeout: busyTimeoutMs });
+    this.#db = openDatabase(filePath, { timeout: busyTimeoutMs }, { name: 'SqliteTokenStore', alternatives: 'MemoryTokenStore or PostgresTokenStore' });
     this.#enableWal(busyTimeoutMs);
     this.#db.pragma('synchronous = FULL');
     this.#db.pragma('foreign_keys = ON');

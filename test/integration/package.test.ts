@@ -59,7 +59,7 @@ require('node:fs').rmSync(dir, { recursive: true, force: true });
 console.log(JSON.stringify({ atImport, afterSqlite, afterLimit }));`;
     writeFileSync(join(consumer, 'lazy.cjs'), script);
     const { atImport, afterSqlite, afterLimit } = JSON.parse(node(['lazy.cjs'])) as Record<string, string[]>;
-    for (const heavy of ['better-sqlite3', 'rate-limiter-flexible', 'commander', 'ajv']) expect(atImport).not.toContain(heavy);
+    for (const heavy of ['better-sqlite3', 'rate-limiter-flexible', 'commander', 'ajv', 'express-session', 'connect-pg-simple', 'express']) expect(atImport).not.toContain(heavy);
     expect(afterSqlite).toContain('better-sqlite3');
     expect(afterLimit).toContain('rate-limiter-flexible');
     expect(afterLimit).not.toContain('commander');
