@@ -1,6 +1,9 @@
 // The audit event (SPEC §6) as the token layer emits it; the HTTP layer adds request details and sinks.
 
-/** Event types; `token.*` are lifecycle changes, `token.used`/`token.denied` come from the guard. */
+/**
+ * Event types: `token.*` are lifecycle changes, `token.used`/`token.denied` come from the guard,
+ * `session.*` from the session resource, `xsrf.denied` from the XSRF check.
+ */
 export type AuditEventType =
   | 'token.created'
   | 'token.updated'
@@ -8,7 +11,12 @@ export type AuditEventType =
   | 'token.revoked'
   | 'token.purged'
   | 'token.used'
-  | 'token.denied';
+  | 'token.denied'
+  | 'session.login'
+  | 'session.login_failed'
+  | 'session.login_denied'
+  | 'session.logout'
+  | 'xsrf.denied';
 
 /**
  * One audit event. Never holds a token secret, a password, a session id or a form token: only the
@@ -21,7 +29,7 @@ export interface AuditEvent {
   /** Who acted: the caller of a lifecycle change, or the user a token call acted as. */
   readonly user: string | null;
   readonly tokenId?: string | undefined;
-  readonly via?: 'bearer' | 'basic' | undefined;
+  readonly via?: 'bearer' | 'basic' | 'session' | undefined;
   readonly method?: string | undefined;
   readonly path?: string | undefined;
   readonly ip?: string | null | undefined;

@@ -49,6 +49,16 @@ export function formatAuditMessage(event: AuditEvent): string {
       return `API Token (${id}) revoked by ${who(event.user)}`;
     case 'token.purged':
       return `API Token (${id}) purged`;
+    case 'session.login':
+      return `${who(event.user)} logged in with a session`;
+    case 'session.login_failed':
+      return `Login failed for ${who(event.user)}`;
+    case 'session.login_denied':
+      return `Login refused for ${who(event.user)}: ${event.reason ?? 'denied'}`;
+    case 'session.logout':
+      return `${who(event.user)} logged out`;
+    case 'xsrf.denied':
+      return `XSRF check failed for ${who(event.user)}: ${event.reason ?? 'denied'}`;
   }
   // An event type this version does not know (from a hook's own caller): still a line, never undefined.
   return `${String((event as { type: unknown }).type)} for ${who(event.user)} (${id})`;

@@ -8,7 +8,9 @@ import { randomBytes } from 'node:crypto';
 import { parse as parseCookies } from 'cookie';
 import { parse as parseContentType } from 'content-type';
 import { logErrorToConsole } from '../../internal/report.js';
+import type { AuditEventType } from '../../audit/events.js';
 import { writeHttpError } from '../errors.js';
+import { emitEvent, requestEvent } from '../request-event.js';
 import { LOGIN_REASON, SessionError, type LoginReason, type SessionErrorCode } from './errors.js';
 import { checkSessionOptions, type SessionOptions, type SessionUser } from './options.js';
 import { hashPassword, verifyPasswordHash } from './password.js';
@@ -150,6 +152,9 @@ export function sessionRouter(options: SessionOptions): SessionRouter {
     cookie: { httpOnly: true, sameSite: 'lax', path: '/', secure, maxAge: idleTimeoutMs },
   });
 
+  const audit = (req: Request, type: AuditEventType, user: string, status: number, reasonCode?: SessionErrorCode): void =>
+    emitEvent(options.audit, () => requestEvent(type, req, { user, via: 'session', outcome: reasonCode === undefined ? 'success' : 'failure', reason: reasonCode, status }), report);
+
   /** Sets the login reason and `Cache-Control: no-store` on every answer of the resource. */
   const reason = (res: Response, value: LoginReason): void => {
     res.setHeader('X-Seraph-LoginReason', value);
@@ -273,6 +278,7 @@ export function sessionRouter(options: SessionOptions): SessionRouter {
     if (addresses !== undefined) {
       const seen = await addresses.get(ip);
       if (seen !== null && seen.consumedPoints >= addresses.points) {
+        audit(req, 'session.login_denied', body.username, 429, 'login_rate_limited');
         refuse(req, res, next, 'login_rate_limited', { 'Retry-After': String(Math.max(1, Math.ceil(seen.msBeforeNext / 1000))) });
         return;
       }
@@ -282,6 +288,7 @@ export function sessionRouter(options: SessionOptions): SessionRouter {
       // The password is not checked: guessing goes no further until a person solves the CAPTCHA.
       const solved = body.captcha !== undefined && options.verifyCaptcha !== undefined && (await options.verifyCaptcha(body.captcha, req)) === true;
       if (!solved) {
+        audit(req, 'session.login_denied', body.username, 403, 'captcha_required');
         refuse(req, res, next, 'captcha_required', { 'X-Authentication-Denied-Reason': `CAPTCHA_CHALLENGE; login-url=${loginUrl}` });
         return;
       }
@@ -290,6 +297,7 @@ export function sessionRouter(options: SessionOptions): SessionRouter {
     const now = new Date();
     if (user === undefined) {
       await Promise.all([countFailure(accounts, key), addresses === undefined ? undefined : countFailure(addresses, ip), storage.loginInfo.recordFailure(key, now)]);
+      audit(req, 'session.login_failed', body.username, 401, 'login_failed');
       refuse(req, res, next, 'login_failed');
       return;
     }
@@ -300,6 +308,7 @@ export function sessionRouter(options: SessionOptions): SessionRouter {
     await new Promise<void>((resolve, reject) => req.session.regenerate((err: unknown) => (err ? reject(err) : resolve())));
     req.session.tokenfence = { user, loginAt: now.getTime() };
     await new Promise<void>((resolve, reject) => req.session.save((err: unknown) => (err ? reject(err) : resolve())));
+    audit(req, 'session.login', user, 200);
     reason(res, 'OK');
     res.status(200).json({ session: { name: cookieName, value: req.sessionID }, loginInfo: loginInfoBody(info) });
   };
@@ -326,7 +335,8 @@ export function sessionRouter(options: SessionOptions): SessionRouter {
 
   router.delete('/', (req, res, next) => {
     reason(res, 'OUT');
-    if (req.session?.tokenfence === undefined) {
+    const user = req.session?.tokenfence?.user;
+    if (user === undefined) {
       refuse(req, res, next, 'not_logged_in');
       return;
     }
@@ -337,6 +347,7 @@ export function sessionRouter(options: SessionOptions): SessionRouter {
         return;
       }
       clearCookie(res);
+      audit(req, 'session.logout', user, 204);
       res.status(204).end();
     });
   });

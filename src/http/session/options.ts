@@ -2,6 +2,7 @@
 // a TypeError naming the option.
 import type { NextFunction, Request, Response } from 'express';
 import { checkFunction, checkKnownKeys, checkNumber } from '../../internal/options.js';
+import type { AuditHook } from '../../audit/events.js';
 import type { SessionError } from './errors.js';
 import type { SessionStorage } from './storage.js';
 
@@ -86,6 +87,12 @@ export interface SessionOptions {
   resourcePath?: string | undefined;
   /** The `self` link of `GET` (Jira's user resource). @default `<origin>/rest/api/2/user?username=<name>` */
   userUrl?: ((name: string, req: Request) => string) | undefined;
+  /**
+   * Receives `session.login`, `session.login_failed`, `session.login_denied` (a CAPTCHA needed, or the
+   * address over its limit) and `session.logout` events: pass the same hook as the guard's `audit`. Events
+   * name the user (as sent, for a failure) and never hold a password or a session id.
+   */
+  audit?: AuditHook | undefined;
   /** Answers refusals in the app's own format, as the guard's `handler` does. @default writes the SPEC §5 JSON error body */
   handler?: ((error: SessionError, req: Request, res: Response, next: NextFunction) => void) | undefined;
   /** Reports internal errors (a store down, a failing hook); their details never reach a response. @default the message to `console.error` */
@@ -109,6 +116,7 @@ const KNOWN = Object.freeze([
   'paths',
   'resourcePath',
   'userUrl',
+  'audit',
   'handler',
   'onError',
 ]);
@@ -143,7 +151,7 @@ export function checkSessionOptions(options: SessionOptions): void {
   if ((options.verifyPassword === undefined) === (options.findUser === undefined)) {
     throw new TypeError('sessionRouter: give exactly one of options.verifyPassword (username, password) => boolean and options.findUser (username) => { name, passwordHash }');
   }
-  for (const key of ['verifyPassword', 'findUser', 'verifyCaptcha', 'userUrl', 'handler', 'onError'] as const) checkFunction(`sessionRouter: options.${key}`, options[key]);
+  for (const key of ['verifyPassword', 'findUser', 'verifyCaptcha', 'userUrl', 'audit', 'handler', 'onError'] as const) checkFunction(`sessionRouter: options.${key}`, options[key]);
   if (options.cookieName !== undefined && (typeof options.cookieName !== 'string' || !COOKIE_NAME.test(options.cookieName))) {
     throw new TypeError('sessionRouter: options.cookieName must be a cookie name (letters, digits and !#$%&\'*+.^_`|~-), such as JSESSIONID');
   }

@@ -4,6 +4,7 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { logErrorToConsole } from '../../internal/report.js';
 import { writeHttpError } from '../errors.js';
+import { emitEvent, requestEvent } from '../request-event.js';
 import { checkXsrf, type XsrfRequest } from './checks.js';
 import type { XsrfError } from './errors.js';
 import { FormTokens } from './form-token.js';
@@ -50,8 +51,17 @@ function sessionIdOf(req: Request, where: string): string {
   return id;
 }
 
+/** The session's user (a checked request is always one the session authenticated). */
+function sessionUserOf(req: Request): string | null {
+  const user = (req as { session?: { tokenfence?: { user?: unknown } } }).session?.tokenfence?.user;
+  return typeof user === 'string' ? user : null;
+}
+
 /** Answers a refusal: the default JSON body, or the host's `handler` after the status and headers are set. */
 function answer(config: XsrfConfig, error: XsrfError, req: Request, res: Response, next: NextFunction): void {
+  emitEvent(config.audit, () => requestEvent('xsrf.denied', req, { user: sessionUserOf(req), via: 'session', outcome: 'failure', reason: error.check, status: error.status }), (err, context) =>
+    logErrorToConsole(err, `xsrfProtection: ${context}`),
+  );
   const handler = config.handler;
   if (handler === undefined || res.headersSent) {
     writeHttpError(res, error);

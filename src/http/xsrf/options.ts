@@ -1,5 +1,6 @@
 // The options of xsrfProtection (SPEC §9) and their start-up check: a mistaken options object throws a
 // TypeError naming the option and the fix; a valid one is compiled once into the configuration the checks read.
+import type { AuditHook } from '../../audit/events.js';
 import type { NextFunction, Request, Response } from 'express';
 import type { KeyObject } from 'node:crypto';
 import { checkFunction, checkKnownKeys } from '../../internal/options.js';
@@ -56,6 +57,12 @@ export interface XsrfOptions {
    */
   allowedOrigins?: string | readonly string[] | undefined;
   /**
+   * Receives an `xsrf.denied` event for every refusal (its reason names the check: `fetch-site`, `origin`,
+   * `referer` or `form-token`): pass the same hook as the guard's `audit`. Events never hold a form token or a
+   * session id (the path is logged without its query).
+   */
+  audit?: AuditHook | undefined;
+  /**
    * Answers a refusal in the app's own format, as the guard's `handler` does. It gets the {@link XsrfError}
    * (`status` 403, `code`, `message`, `explanation`, `check`; no stack trace) after the status and
    * `Cache-Control: no-store` are set. Pass it on with `(err, req, res, next) => next(err)` to use your
@@ -77,12 +84,13 @@ export interface XsrfConfig {
   /** Serialized origins; undefined means the request's own origin. */
   readonly allowedOrigins: ReadonlySet<string> | undefined;
   readonly handler: XsrfOptions['handler'];
+  readonly audit: AuditHook | undefined;
   /** The explanations of the form-token refusal, worded once with the configured header names. */
   readonly explainMissingToken: string;
   readonly explainInvalidToken: string;
 }
 
-const KNOWN_OPTIONS = Object.freeze(['secret', 'noCheckHeader', 'tokenHeader', 'checkFetchSite', 'checkOrigin', 'allowedOrigins', 'handler']);
+const KNOWN_OPTIONS = Object.freeze(['secret', 'noCheckHeader', 'tokenHeader', 'checkFetchSite', 'checkOrigin', 'allowedOrigins', 'audit', 'handler']);
 
 const TOKEN_SOURCES = `the ${FORM_TOKEN_FIELD} body field or query parameter, or the tokenHeader header`;
 
@@ -149,6 +157,7 @@ export function compileXsrfOptions(options: XsrfOptions): XsrfConfig {
     if (options[key] !== undefined && typeof options[key] !== 'boolean') throw new TypeError(`xsrfProtection: options.${key} must be a boolean`);
   }
   checkFunction('xsrfProtection: options.handler', options.handler);
+  checkFunction('xsrfProtection: options.audit', options.audit);
   const checkOrigin = options.checkOrigin !== false;
   let allowedOrigins: ReadonlySet<string> | undefined;
   if (options.allowedOrigins !== undefined) {
@@ -165,6 +174,7 @@ export function compileXsrfOptions(options: XsrfOptions): XsrfConfig {
     checkOrigin,
     allowedOrigins,
     handler: options.handler,
+    audit: options.audit,
     explainMissingToken:
       `A request with the session cookie and a body a cross-site form could send (form-encoded, multipart, text/plain or no Content-Type) ` +
       `needs the header "${noCheckName}: no-check" or a valid form token (the ${FORM_TOKEN_FIELD} body field or query parameter, or the ${tokenName} header).`,

@@ -40,6 +40,16 @@ describe('formatAuditMessage', () => {
     expect(formatAuditMessage(event({ type: 'token.denied', outcome: 'failure', user: null, tokenId: undefined }))).toBe('API Token call refused for anonymous (unknown id): denied');
   });
 
+  test.each([
+    ['session.login', undefined, 'alice logged in with a session'],
+    ['session.login_failed', 'login_failed', 'Login failed for alice'],
+    ['session.login_denied', 'captcha_required', 'Login refused for alice: captcha_required'],
+    ['session.logout', undefined, 'alice logged out'],
+    ['xsrf.denied', 'origin', 'XSRF check failed for alice: origin'],
+  ] as const)('%s', (type, reason, line) => {
+    expect(formatAuditMessage(event({ type, via: 'session', tokenId: undefined, reason }))).toBe(line);
+  });
+
   test('token.created', () => {
     expect(formatAuditMessage(event({ type: 'token.created' }))).toBe('API Token (AbCdEf123456) created by alice');
   });
