@@ -329,6 +329,7 @@ export function sessionRouter(options: SessionOptions): SessionRouter {
       })
       .catch((err: unknown) => {
         report(err, 'the login history could not be read; the request was refused with 503');
+        reason(res, 'AUTHENTICATED_FAILED');
         refuse(req, res, next, 'unavailable');
       });
   });

@@ -5,7 +5,7 @@ import type { RateLimiterAbstract } from 'rate-limiter-flexible';
 import { checkKnownKeys } from '../../internal/options.js';
 import { logErrorToConsole } from '../../internal/report.js';
 import type { PgPool } from '../../tokens/postgres-store.js';
-import { checkLimiterOptions, checkStorageOptions, sessionExpiry } from './sqlite-storage.js';
+import { checkLimiterOptions, checkStorageOptions, sessionExpiry } from './storage.js';
 import { NO_LOGINS, type LimiterOptions, type LoginInfo, type LoginInfoStore, type SessionStorage } from './storage.js';
 
 /** Options of {@link postgresSessionStorage}. */

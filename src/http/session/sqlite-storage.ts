@@ -6,7 +6,9 @@ import type { RateLimiterAbstract } from 'rate-limiter-flexible';
 import { checkFunction, checkKnownKeys, checkNumber } from '../../internal/options.js';
 import { logErrorToConsole } from '../../internal/report.js';
 import { enableWal, openDatabase } from '../../internal/sqlite.js';
-import { NO_LOGINS, type LimiterOptions, type LoginInfo, type LoginInfoStore, type SessionStorage } from './storage.js';
+import { checkLimiterOptions, checkStorageOptions, NO_LOGINS, sessionExpiry, type LimiterOptions, type LoginInfo, type LoginInfoStore, type SessionStorage } from './storage.js';
+
+const LIMITS_TABLE = 'tokenfence_session_limits';
 
 /** Options of {@link sqliteSessionStorage}. */
 export interface SqliteSessionStorageOptions {
@@ -65,38 +67,6 @@ const MIGRATIONS: readonly string[] = [
    ) STRICT;`,
 ];
 
-const LIMITS_TABLE = 'tokenfence_session_limits';
-const KEY_PREFIX = /^[A-Za-z0-9_-]{1,100}$/;
-
-/**
- * Throws a TypeError unless `options` are {@link LimiterOptions}: a prefix without `:` keeps the counters
- * of two prefixes apart in one table (rate-limiter-flexible stores `prefix:key`).
- */
-export function checkLimiterOptions(where: string, options: LimiterOptions): void {
-  if (typeof options !== 'object' || options === null) throw new TypeError(`${where}: options must be an object such as { keyPrefix: 'login_account', points: 5, duration: 900 }`);
-  checkKnownKeys(where, options, ['keyPrefix', 'points', 'duration'], { windowMs: 'did you mean "duration" (seconds)?', max: 'did you mean "points"?', prefix: 'did you mean "keyPrefix"?' });
-  if (typeof options.keyPrefix !== 'string' || !KEY_PREFIX.test(options.keyPrefix)) {
-    throw new TypeError(`${where}: keyPrefix must be 1 to 100 letters, digits, _ or -, got ${JSON.stringify(options.keyPrefix)}`);
-  }
-  if (options.points === undefined) throw new TypeError(`${where}: points is required (consumptions per window)`);
-  checkNumber(`${where}: points`, options.points, { min: 1, integer: true, unit: 'consumptions per window' });
-  if (options.duration === undefined) throw new TypeError(`${where}: duration is required (the window, in seconds; 0 keeps counts until deleted)`);
-  checkNumber(`${where}: duration`, options.duration, { min: 0, max: 10 * 366 * 86_400, unit: 'seconds' });
-}
-
-/** Throws a TypeError unless the options common to the SQLite and PostgreSQL members are well formed. */
-export function checkStorageOptions(options: { purgeIntervalMs?: unknown; defaultTtlMs?: unknown; onError?: unknown }): void {
-  checkNumber('options.purgeIntervalMs', options.purgeIntervalMs, { min: 1, max: 2 ** 31 - 1, unit: 'milliseconds' });
-  checkNumber('options.defaultTtlMs', options.defaultTtlMs, { min: 1000, max: 10 * 365 * 86_400_000, unit: 'milliseconds' });
-  checkFunction('options.onError', options.onError);
-}
-
-/** When a session expires, in ms since the epoch: its cookie's expiry, else `defaultTtlMs` from now. */
-export function sessionExpiry(session: SessionData, now: number, defaultTtlMs: number): number {
-  const expires: unknown = session?.cookie?.expires;
-  const at = expires instanceof Date || typeof expires === 'string' ? new Date(expires).getTime() : NaN;
-  return Number.isFinite(at) ? at : now + defaultTtlMs;
-}
 
 type Callback<T> = ((err: unknown, value?: T) => void) | undefined;
 

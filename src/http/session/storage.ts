@@ -1,8 +1,9 @@
 // Where sessions and login counters live: one store family (memory, SQLite, PostgreSQL) gives both the
 // express-session store and the rate-limiter-flexible limiters of login protection (SPEC §8), so counters
 // survive cookie wipes, IP changes and, outside memory, restarts.
-import type { Store } from 'express-session';
+import type { SessionData, Store } from 'express-session';
 import type { RateLimiterAbstract } from 'rate-limiter-flexible';
+import { checkFunction, checkKnownKeys, checkNumber } from '../../internal/options.js';
 
 /** What a login counter counts: `points` failures in `duration` seconds, kept by key. */
 export interface LimiterOptions {
@@ -55,6 +56,38 @@ export interface SessionStorage {
   close(): Promise<void>;
 }
 
+const KEY_PREFIX = /^[A-Za-z0-9_-]{1,100}$/;
+
+/**
+ * Throws a TypeError unless `options` are {@link LimiterOptions}: a prefix without `:` keeps the counters
+ * of two prefixes apart in one table (rate-limiter-flexible stores `prefix:key`).
+ */
+export function checkLimiterOptions(where: string, options: LimiterOptions): void {
+  if (typeof options !== 'object' || options === null) throw new TypeError(`${where}: options must be an object such as { keyPrefix: 'login_account', points: 5, duration: 900 }`);
+  checkKnownKeys(where, options, ['keyPrefix', 'points', 'duration'], { windowMs: 'did you mean "duration" (seconds)?', max: 'did you mean "points"?', prefix: 'did you mean "keyPrefix"?' });
+  if (typeof options.keyPrefix !== 'string' || !KEY_PREFIX.test(options.keyPrefix)) {
+    throw new TypeError(`${where}: keyPrefix must be 1 to 100 letters, digits, _ or -, got ${JSON.stringify(options.keyPrefix)}`);
+  }
+  if (options.points === undefined) throw new TypeError(`${where}: points is required (consumptions per window)`);
+  checkNumber(`${where}: points`, options.points, { min: 1, integer: true, unit: 'consumptions per window' });
+  if (options.duration === undefined) throw new TypeError(`${where}: duration is required (the window, in seconds; 0 keeps counts until deleted)`);
+  checkNumber(`${where}: duration`, options.duration, { min: 0, max: 10 * 366 * 86_400, unit: 'seconds' });
+}
+
+/** Throws a TypeError unless the options common to the SQLite and PostgreSQL members are well formed. */
+export function checkStorageOptions(options: { purgeIntervalMs?: unknown; defaultTtlMs?: unknown; onError?: unknown }): void {
+  checkNumber('options.purgeIntervalMs', options.purgeIntervalMs, { min: 1, max: 2 ** 31 - 1, unit: 'milliseconds' });
+  checkNumber('options.defaultTtlMs', options.defaultTtlMs, { min: 1000, max: 10 * 365 * 86_400_000, unit: 'milliseconds' });
+  checkFunction('options.onError', options.onError);
+}
+
+/** When a session expires, in ms since the epoch: its cookie's expiry, else `defaultTtlMs` from now. */
+export function sessionExpiry(session: SessionData, now: number, defaultTtlMs: number): number {
+  const expires: unknown = session?.cookie?.expires;
+  const at = expires instanceof Date || typeof expires === 'string' ? new Date(expires).getTime() : NaN;
+  return Number.isFinite(at) ? at : now + defaultTtlMs;
+}
+
 /**
  * Sessions and counters in this process's memory: for tests and single-process demos. Everything is lost on
  * restart, and several processes do not share it.
@@ -75,7 +108,10 @@ export function memorySessionStorage(): SessionStorage {
   return {
     sessionStore: new MemoryStore(),
     loginInfo,
-    limiter: (options) => new RateLimiterMemory({ keyPrefix: options.keyPrefix, points: options.points, duration: options.duration }),
+    limiter: (options) => {
+      checkLimiterOptions('memorySessionStorage: limiter', options);
+      return new RateLimiterMemory({ keyPrefix: options.keyPrefix, points: options.points, duration: options.duration });
+    },
     close: async () => undefined,
   };
 }
