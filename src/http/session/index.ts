@@ -187,15 +187,20 @@ export function sessionRouter(options: SessionOptions): SessionRouter {
   const underPaths = (path: string): boolean => paths.some((p) => path === p || path.startsWith(`${p}/`));
   const isResource = (path: string): boolean => path === resourcePath || path === `${resourcePath}/`;
 
-  const LOADED = Symbol.for('tokenfence.sessionLoaded.v1');
+  /** Whether the request sent the session cookie; the header is parsed only when it names the cookie at all. */
+  const sentCookie = (req: Request): boolean => {
+    const header = req.headers.cookie;
+    return header !== undefined && header.includes(cookieName) && parseCookies(header)[cookieName] !== undefined;
+  };
+
   const middleware: RequestHandler = (req, res, next) => {
-    if (req.tokenfence !== undefined || (req as unknown as Record<symbol, unknown>)[LOADED] === true) {
+    // A token call is authenticated by the token alone; a request whose session is loaded already (the
+    // middleware mounted app-wide, then again by the router) is not loaded twice. Read with Reflect.get: a
+    // property missing from an Express request is a slow lookup otherwise (see CallContext in the guard).
+    if (Reflect.get(req, 'tokenfence') !== undefined || Reflect.get(req, 'session') !== undefined) {
       next();
       return;
     }
-    (req as unknown as Record<symbol, unknown>)[LOADED] = true;
-    const header = req.headers.cookie;
-    const sentCookie = header !== undefined && parseCookies(header)[cookieName] !== undefined;
     sessionMiddleware(req, res, (err?: unknown) => {
       if (err !== undefined) {
         report(err, 'the session store failed; the request was refused with 503');
@@ -203,16 +208,18 @@ export function sessionRouter(options: SessionOptions): SessionRouter {
         return;
       }
       const data = req.session?.tokenfence;
-      if (data !== undefined && Date.now() - data.loginAt > absoluteTimeoutMs) {
+      if (data === undefined) {
+        // A cookie that names no logged-in session is stale (no cookie is set before login).
+        if (sentCookie(req)) stale();
+        else next();
+        return;
+      }
+      if (Date.now() - data.loginAt > absoluteTimeoutMs) {
         // Past the absolute timeout: the session ends however busy it was.
         req.session.destroy((destroyErr: unknown) => {
           if (destroyErr !== undefined && destroyErr !== null) report(destroyErr, 'an expired session could not be destroyed');
           stale();
         });
-        return;
-      }
-      if (data === undefined && sentCookie) {
-        stale();
         return;
       }
       next();

@@ -5,7 +5,7 @@ import type { RateLimiterAbstract } from 'rate-limiter-flexible';
 import { checkKnownKeys } from '../../internal/options.js';
 import { logErrorToConsole } from '../../internal/report.js';
 import type { PgPool } from '../../tokens/postgres-store.js';
-import { checkLimiterOptions, checkStorageOptions, sessionExpiry } from './storage.js';
+import { checkLimiterOptions, checkStorageOptions, sessionExpiry, touchStepMs } from './storage.js';
 import { NO_LOGINS, type LimiterOptions, type LoginInfo, type LoginInfoStore, type SessionStorage } from './storage.js';
 
 /** Options of {@link postgresSessionStorage}. */
@@ -199,10 +199,13 @@ export function postgresSessionStorage(pool: PgPool, options: PostgresSessionSto
      */
     override touch(sid: string, sess: SessionData, callback?: (err?: unknown) => void): void {
       answer(callback, 'session store touch', async () => {
-        const expire = Math.ceil(sessionExpiry(sess, Date.now(), defaultTtlMs) / 1000);
+        const now = Date.now();
+        const expires = sessionExpiry(sess, now, defaultTtlMs);
+        const expire = Math.ceil(expires / 1000);
+        // Only when it moves the expiry by more than a step (touchStepMs): no write for most requests of a busy session.
         await pool.query(
-          `UPDATE ${table} SET expire = to_timestamp($1), sess = jsonb_set(sess::jsonb, '{cookie}', $2::jsonb)::json WHERE sid = $3 AND expire >= to_timestamp($4)`,
-          [expire, JSON.stringify(sess.cookie ?? null), sid, nowSeconds()],
+          `UPDATE ${table} SET expire = to_timestamp($1), sess = jsonb_set(sess::jsonb, '{cookie}', $2::jsonb)::json WHERE sid = $3 AND expire >= to_timestamp($4) AND expire < to_timestamp($5)`,
+          [expire, JSON.stringify(sess.cookie ?? null), sid, nowSeconds(), (expires - touchStepMs(expires - now)) / 1000],
         );
       });
     }
@@ -272,11 +275,7 @@ export function postgresSessionStorage(pool: PgPool, options: PostgresSessionSto
     },
     recordFailure: async (user, at) => {
       await ready();
-      await pool.query(
-        `INSERT INTO ${table}_logins AS l (user_name, failed_login_count, last_failed_login_time) VALUES ($1, 1, $2)
-         ON CONFLICT (user_name) DO UPDATE SET failed_login_count = l.failed_login_count + 1, last_failed_login_time = EXCLUDED.last_failed_login_time`,
-        [user, at],
-      );
+      await pool.query(`UPDATE ${table}_logins SET failed_login_count = failed_login_count + 1, last_failed_login_time = $2 WHERE user_name = $1`, [user, at]);
     },
   };
 

@@ -6,7 +6,7 @@ import type { RateLimiterAbstract } from 'rate-limiter-flexible';
 import { checkFunction, checkKnownKeys, checkNumber } from '../../internal/options.js';
 import { logErrorToConsole } from '../../internal/report.js';
 import { enableWal, openDatabase } from '../../internal/sqlite.js';
-import { checkLimiterOptions, checkStorageOptions, NO_LOGINS, sessionExpiry, type LimiterOptions, type LoginInfo, type LoginInfoStore, type SessionStorage } from './storage.js';
+import { checkLimiterOptions, checkStorageOptions, NO_LOGINS, sessionExpiry, touchStepMs, type LimiterOptions, type LoginInfo, type LoginInfoStore, type SessionStorage } from './storage.js';
 
 const LIMITS_TABLE = 'tokenfence_session_limits';
 
@@ -131,7 +131,8 @@ export function sqliteSessionStorage(filePath: string, options: SqliteSessionSto
     get: db.prepare<[string, number], { data: string }>('SELECT data FROM tokenfence_sessions WHERE sid = ? AND expires > ?'),
     set: db.prepare<[string, string, number]>('INSERT INTO tokenfence_sessions (sid, data, expires) VALUES (?, ?, ?) ON CONFLICT (sid) DO UPDATE SET data = excluded.data, expires = excluded.expires'),
     // As express-session's MemoryStore: a touch renews a live session's expiry and its stored cookie.
-    touch: db.prepare<[number, string, string, number]>("UPDATE tokenfence_sessions SET expires = ?, data = json_set(data, '$.cookie', json(?)) WHERE sid = ? AND expires > ?"),
+    // Only when it moves the expiry by more than a step (touchStepMs): no write for most requests of a busy session.
+    touch: db.prepare<[number, string, string, number, number]>("UPDATE tokenfence_sessions SET expires = ?, data = json_set(data, '$.cookie', json(?)) WHERE sid = ? AND expires > ? AND expires < ?"),
     destroy: db.prepare<[string]>('DELETE FROM tokenfence_sessions WHERE sid = ?'),
     all: db.prepare<[number], { sid: string; data: string }>('SELECT sid, data FROM tokenfence_sessions WHERE expires > ?'),
     length: db.prepare<[number], { n: number }>('SELECT count(*) AS n FROM tokenfence_sessions WHERE expires > ?'),
@@ -146,10 +147,7 @@ export function sqliteSessionStorage(filePath: string, options: SqliteSessionSto
        ON CONFLICT (user_name) DO UPDATE SET login_count = login_count + 1, previous_login_time = last_login_time, last_login_time = excluded.last_login_time
        RETURNING *`,
     ),
-    failure: db.prepare<[string, number]>(
-      `INSERT INTO tokenfence_login_info (user_name, failed_login_count, last_failed_login_time) VALUES (?, 1, ?)
-       ON CONFLICT (user_name) DO UPDATE SET failed_login_count = failed_login_count + 1, last_failed_login_time = excluded.last_failed_login_time`,
-    ),
+    failure: db.prepare<[number, string]>('UPDATE tokenfence_login_info SET failed_login_count = failed_login_count + 1, last_failed_login_time = ? WHERE user_name = ?'),
   };
   const purge = db.transaction((now: number) => {
     sql.purgeSessions.run(now);
@@ -195,7 +193,8 @@ export function sqliteSessionStorage(filePath: string, options: SqliteSessionSto
     override touch(sid: string, sess: SessionData, callback?: (err?: unknown) => void): void {
       answer(callback, 'session store touch', () => {
         const now = Date.now();
-        sql.touch.run(sessionExpiry(sess, now, defaultTtlMs), JSON.stringify(sess.cookie ?? null), sid, now);
+        const expires = sessionExpiry(sess, now, defaultTtlMs);
+        sql.touch.run(expires, JSON.stringify(sess.cookie ?? null), sid, now, expires - touchStepMs(expires - now));
       });
     }
 
@@ -227,7 +226,7 @@ export function sqliteSessionStorage(filePath: string, options: SqliteSessionSto
   const loginInfo: LoginInfoStore = {
     get: async (user) => loginInfoFrom(sql.login.get(user)),
     recordSuccess: async (user, at) => loginInfoFrom(sql.success.get(user, at.getTime())),
-    recordFailure: async (user, at) => void sql.failure.run(user, at.getTime()),
+    recordFailure: async (user, at) => void sql.failure.run(at.getTime(), user),
   };
 
   const runPurge = (): void => {

@@ -32,7 +32,11 @@ export interface LoginInfoStore {
   get(user: string): Promise<LoginInfo>;
   /** Counts a successful login at `at`; resolves with the history after it. */
   recordSuccess(user: string, at: Date): Promise<LoginInfo>;
-  /** Counts a failed login at `at`. */
+  /**
+   * Counts a failed login at `at`, for an account that has logged in before. A name that never logged in
+   * gets no history row: made-up names must not grow the table (the lockout counter, which expires, still
+   * counts them).
+   */
   recordFailure(user: string, at: Date): Promise<void>;
 }
 
@@ -81,6 +85,15 @@ export function checkStorageOptions(options: { purgeIntervalMs?: unknown; defaul
   checkFunction('options.onError', options.onError);
 }
 
+/**
+ * How far a touch must move a session's expiry before it is written: 1 % of the time left, from 1 s to
+ * 60 s. With rolling cookies express-session touches the store on every request; a session in use is then
+ * written at most once a step, and it may end up to one step (18 s of a 30-minute idle timeout) early.
+ */
+export function touchStepMs(ttlMs: number): number {
+  return Math.min(60_000, Math.max(1000, Math.floor(ttlMs / 100)));
+}
+
 /** When a session expires, in ms since the epoch: its cookie's expiry, else `defaultTtlMs` from now. */
 export function sessionExpiry(session: SessionData, now: number, defaultTtlMs: number): number {
   const expires: unknown = session?.cookie?.expires;
@@ -103,7 +116,10 @@ export function memorySessionStorage(): SessionStorage {
       history.set(user, info);
       return info;
     },
-    recordFailure: async (user, at) => void history.set(user, afterFailure(history.get(user) ?? NO_LOGINS, at)),
+    recordFailure: async (user, at) => {
+      const info = history.get(user);
+      if (info !== undefined) history.set(user, afterFailure(info, at));
+    },
   };
   return {
     sessionStore: new MemoryStore(),

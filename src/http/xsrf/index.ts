@@ -18,10 +18,12 @@ export type { XsrfRequest } from './checks.js';
 import type {} from '../session/options.js';
 
 /**
- * Where xsrfProtection leaves its token minter on a request. `Symbol.for`, so that the ESM and the CJS
- * build of tokenfence, both loaded in one process, find each other's.
+ * The token minter of each request that went through an xsrfProtection, for `formToken(req)`. A WeakMap
+ * rather than a property: adding a property to an Express request costs a hidden-class transition on every
+ * request. Shared through the global symbol registry, so two copies of tokenfence in one process find each
+ * other's.
  */
-const FORM_TOKEN_MINTER = Symbol.for('tokenfence.xsrf.formToken');
+const MINTERS: WeakMap<object, Minter> = ((globalThis as Record<symbol, unknown>)[Symbol.for('tokenfence.xsrf.minters.v1')] ??= new WeakMap()) as WeakMap<object, Minter>;
 
 type Minter = (req: Request) => string;
 
@@ -103,7 +105,7 @@ export function xsrfProtection(options: XsrfOptions): XsrfProtection {
   const mint: Minter = (req) => tokens.mint(sessionIdOf(req, 'formToken'));
   const checkRequest = (req: Request): XsrfError | undefined => checkXsrf(config, tokens, req as unknown as XsrfRequest);
   const middleware = (req: Request, res: Response, next: NextFunction): void => {
-    Object.defineProperty(req, FORM_TOKEN_MINTER, { value: mint, configurable: true });
+    MINTERS.set(req, mint);
     const error = checkRequest(req);
     if (error === undefined) next();
     else answer(config, error, req, res, next);
@@ -124,7 +126,7 @@ export function xsrfProtection(options: XsrfOptions): XsrfProtection {
  * res.send(`<form method="post" action="/issue"><input type="hidden" name="atl_token" value="${formToken(req)}">…</form>`);
  */
 export function formToken(req: Request): string {
-  const mint = (req as unknown as Record<symbol, unknown> | null)?.[FORM_TOKEN_MINTER];
+  const mint = typeof req === 'object' && req !== null ? MINTERS.get(req) : undefined;
   if (typeof mint !== 'function') throw new TypeError('formToken: no xsrfProtection middleware has run for this request; mount xsrfProtection({ secret }) before the route that renders the form');
   return (mint as Minter)(req);
 }

@@ -40,6 +40,7 @@ describe('sqliteSessionStorage', () => {
     const first = sqliteSessionStorage(file);
     await setSession(first.sessionStore, 'sid-1', sessionData(Date.now() + 60_000, { user: 'alice' }));
     await first.limiter({ keyPrefix: 'login_account', points: 2, duration: 60 }).consume('alice');
+    await first.loginInfo.recordSuccess('alice', new Date(1_699_000_000_000));
     await first.loginInfo.recordFailure('alice', new Date(1_700_000_000_000));
     await first.close();
 

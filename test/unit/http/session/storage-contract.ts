@@ -132,16 +132,36 @@ export function sessionStorageContract(name: string, make: () => SessionStorage,
       const { loginInfo } = open();
       const at = (s: number) => new Date(Date.UTC(2026, 0, 1, 12, 0, s));
       expect(await loginInfo.get('alice')).toEqual(NO_LOGINS);
-      await loginInfo.recordFailure('alice', at(1));
+      expect(await loginInfo.recordSuccess('alice', at(1))).toEqual({ loginCount: 1, failedLoginCount: 0, lastFailedLoginTime: null, previousLoginTime: null, lastLoginTime: at(1) });
       await loginInfo.recordFailure('alice', at(2));
-      expect(await loginInfo.recordSuccess('alice', at(3))).toEqual({ loginCount: 1, failedLoginCount: 2, lastFailedLoginTime: at(2), previousLoginTime: null, lastLoginTime: at(3) });
+      await loginInfo.recordFailure('alice', at(3));
       const second = await loginInfo.recordSuccess('alice', at(4));
-      expect(second).toEqual({ loginCount: 2, failedLoginCount: 2, lastFailedLoginTime: at(2), previousLoginTime: at(3), lastLoginTime: at(4) });
+      expect(second).toEqual({ loginCount: 2, failedLoginCount: 2, lastFailedLoginTime: at(3), previousLoginTime: at(1), lastLoginTime: at(4) });
       expect(await loginInfo.get('alice')).toEqual(second);
       expect(await loginInfo.get('bob')).toEqual(NO_LOGINS);
     });
 
+    test('failed logins of a name that never logged in leave no history (made-up names cannot grow the table)', async () => {
+      const { loginInfo } = open();
+      for (let i = 0; i < 5; i++) await loginInfo.recordFailure(`made-up-${i}`, new Date());
+      expect(await loginInfo.get('made-up-0')).toEqual(NO_LOGINS);
+      expect(await loginInfo.recordSuccess('made-up-1', new Date(Date.UTC(2026, 0, 1)))).toMatchObject({ loginCount: 1, failedLoginCount: 0 });
+    });
+
     if (!persistent) return;
+
+    // The database members skip writes that move an expiry by little (express-session's MemoryStore always writes).
+    test('a touch within a step of the stored expiry writes nothing; one beyond it renews the expiry', async () => {
+      const { sessionStore } = open();
+      const now = Date.now();
+      await setSession(sessionStore, 'sid-step', sessionData(now + 1_800_000, { user: 'alice' }));
+      // 30 minutes to go: the step is 18 s. A touch 5 s later is within it.
+      await touchSession(sessionStore, 'sid-step', sessionData(now + 1_805_000, { user: 'alice' }));
+      expect(new Date((await getSession(sessionStore, 'sid-step'))!.cookie.expires as unknown as string).getTime()).toBe(now + 1_800_000);
+      await touchSession(sessionStore, 'sid-step', sessionData(now + 1_830_000, { user: 'alice' }));
+      expect(new Date((await getSession(sessionStore, 'sid-step'))!.cookie.expires as unknown as string).getTime()).toBe(now + 1_830_000);
+    });
+
 
     test('a counter window ends after `duration` seconds', async () => {
       const storage = open();
