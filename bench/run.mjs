@@ -15,6 +15,7 @@ const SECTIONS = {
   tokens: './tokens.mjs',
   http: './http.mjs',
   import: './import.mjs',
+  session: './session.mjs',
 };
 
 const here = dirname(fileURLToPath(import.meta.url));
