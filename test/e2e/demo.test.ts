@@ -1,0 +1,242 @@
+// The demo smoke test (issue 14): `npm start` on a free port with a temporary data directory, driven over real
+// HTTP — session login, the cookie, anonymous refusal, the printed API token and its restrictions, the XSRF
+// check and a form token — then SIGTERM, the audit file, and a restart that keeps users, sessions and the token.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const root = join(__dirname, '..', '..');
+const SECOND = 1000;
+/** Long enough for `npm start` to build dist/ first when src/ changed since the last build. */
+const START_TIMEOUT_MS = 120 * SECOND;
+const STOP_TIMEOUT_MS = 20 * SECOND;
+const REQUEST_TIMEOUT_MS = 10 * SECOND;
+
+// As in consumer.test.ts: the npm that runs jest (`npm test`) leaves its own package's variables in the
+// environment; the demo gets its own.
+const baseEnv: NodeJS.ProcessEnv = Object.fromEntries(
+  Object.entries(process.env).filter(
+    ([key]) => !/^npm_(package|lifecycle)_/i.test(key) && !/^npm_config_(local_prefix|ignore_scripts)$/i.test(key) && !/^(PORT|HOST|NODE_ENV|TOKENFENCE_.*)$/.test(key),
+  ),
+);
+/** npm itself: the one running this test when there is one, else the one on PATH. */
+const npm: [string, string[]] = process.env.npm_execpath?.endsWith('.js') ? [process.execPath, [process.env.npm_execpath]] : ['npm', []];
+
+interface Demo {
+  child: ChildProcess;
+  output(): string;
+  url: string;
+  /** Resolves with the exit code (null when killed by a signal) or rejects after `timeoutMs`. */
+  exited(timeoutMs: number): Promise<number | null>;
+}
+
+const running = new Set<ChildProcess>();
+/** What each demo printed, shown when an expectation fails. */
+const outputs: Array<() => string> = [];
+
+/** Kills the whole process group of a demo (npm and node), when it is still there. */
+function killGroup(child: ChildProcess): void {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  try {
+    process.kill(-child.pid!, 'SIGKILL');
+  } catch {
+    child.kill('SIGKILL');
+  }
+}
+
+/** Starts `npm start` and waits for its URL line; on a timeout or an early exit, kills it and throws with its output. */
+function startDemo(env: NodeJS.ProcessEnv): Promise<Demo> {
+  const child = spawn(npm[0], [...npm[1], 'start'], { cwd: root, env: { ...baseEnv, ...env }, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  running.add(child);
+  let stdout = '';
+  let stderr = '';
+  const output = () => `--- stdout ---\n${stdout}\n--- stderr ---\n${stderr}`;
+  outputs.push(output);
+  const exit = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+  const exited = (timeoutMs: number) =>
+    new Promise<number | null>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`the demo did not exit within ${timeoutMs} ms\n${output()}`)), timeoutMs);
+      void exit.then((code) => {
+        clearTimeout(timer);
+        resolve(code);
+      });
+    });
+  return new Promise((resolve, reject) => {
+    const fail = (why: string) => {
+      clearTimeout(timer);
+      killGroup(child);
+      reject(new Error(`${why}\n${output()}`));
+    };
+    const timer = setTimeout(() => fail(`the demo printed no URL within ${START_TIMEOUT_MS} ms`), START_TIMEOUT_MS);
+    child.stderr!.setEncoding('utf8').on('data', (s: string) => (stderr += s));
+    child.stdout!.setEncoding('utf8').on('data', (s: string) => {
+      stdout += s;
+      const m = /tokenfence demo listening on (http:\/\/127\.0\.0\.1:\d+)\n/.exec(stdout);
+      if (m !== null) {
+        clearTimeout(timer);
+        resolve({ child, output: () => stdout, url: m[1]!, exited });
+      }
+    });
+    child.on('error', (err) => fail(`npm start could not run: ${err.message}`));
+    void exit.then((code) => fail(`the demo exited (code ${code}) before printing its URL`));
+  });
+}
+
+interface Reply {
+  status: number;
+  headers: IncomingHttpHeaders;
+  text: string;
+  json: any;
+}
+
+/** One HTTP request, bounded by REQUEST_TIMEOUT_MS. */
+function call(url: string, method: string, options: { headers?: Record<string, string>; body?: string } = {}): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(url, { method, headers: { ...options.headers, ...(options.body !== undefined && { 'Content-Length': String(Buffer.byteLength(options.body)) }) } }, (res) => {
+      let text = '';
+      res.setEncoding('utf8').on('data', (s: string) => (text += s));
+      res.on('end', () => {
+        let json: unknown;
+        try {
+          json = JSON.parse(text);
+        } catch {
+          json = undefined;
+        }
+        resolve({ status: res.statusCode!, headers: res.headers, text, json });
+      });
+    });
+    req.setTimeout(REQUEST_TIMEOUT_MS, () => req.destroy(new Error(`${method} ${url} took over ${REQUEST_TIMEOUT_MS} ms`)));
+    req.on('error', reject);
+    req.end(options.body);
+  });
+}
+
+const JSON_TYPE = { 'Content-Type': 'application/json' };
+const FORM_TYPE = { 'Content-Type': 'application/x-www-form-urlencoded' };
+
+let dir: string;
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), 'tokenfence-demo-'));
+});
+afterAll(() => {
+  for (const child of running) killGroup(child);
+  rmSync(dir, { recursive: true, force: true });
+});
+
+test('npm start runs the demo: login, cookie, token, restrictions, XSRF, clean shutdown, and a restart that keeps its data', async () => {
+  try {
+    await smokeTest();
+  } catch (err) {
+    if (err instanceof Error) err.message += `\n\nWhat the demo printed:\n${outputs.map((o) => o()).join('\n')}`;
+    throw err;
+  }
+}, 2 * START_TIMEOUT_MS + 60 * SECOND);
+
+async function smokeTest(): Promise<void> {
+  const dataDir = join(dir, 'data');
+  const alicePassword = randomBytes(12).toString('base64url');
+  const adminPassword = randomBytes(12).toString('base64url');
+  const demo = await startDemo({ PORT: '0', HOST: '127.0.0.1', TOKENFENCE_DATA_DIR: dataDir, TOKENFENCE_DEMO_USERS: `alice:${alicePassword},admin:${adminPassword}` });
+  const { url } = demo;
+
+  // The first start prints one token (alice's: the first user that is not admin) and, the users being given, no password.
+  const tokens = demo.output().match(/tfk_[0-9A-Za-z]+/g) ?? [];
+  expect(new Set(tokens).size).toBe(1);
+  const token = tokens[0]!;
+  expect(demo.output()).toContain(`API token for alice`);
+  expect(demo.output()).not.toContain(alicePassword);
+  expect(demo.output()).not.toContain('Generated demo users');
+
+  // Session login (JSON only), then the cookie.
+  const login = await call(`${url}/rest/auth/1/session`, 'POST', { headers: JSON_TYPE, body: JSON.stringify({ username: 'alice', password: alicePassword }) });
+  expect(login.status).toBe(200);
+  expect(login.headers['x-seraph-loginreason']).toBe('OK');
+  const setCookie = (login.headers['set-cookie'] ?? []).find((c) => c.startsWith('JSESSIONID='));
+  expect(setCookie).toMatch(/HttpOnly/);
+  const cookie = setCookie!.split(';', 1)[0]!;
+  const sessionId = login.json.session.value as string;
+
+  const myself = await call(`${url}/rest/api/2/myself`, 'GET', { headers: { Cookie: cookie } });
+  expect(myself.status).toBe(200);
+  expect(myself.json).toMatchObject({ name: 'alice', key: 'alice', displayName: 'Alice', emailAddress: 'alice@example.com' });
+  expect(myself.json.self).toBe(`${url}/rest/api/2/user?username=alice`);
+
+  const anonymous = await call(`${url}/rest/api/2/myself`, 'GET');
+  expect(anonymous.status).toBe(401);
+  expect(anonymous.json.error).toMatchObject({ status: 401, code: 'not_authenticated' });
+
+  // The printed token: allowed by its restrictions, then refused by them.
+  const bearer = { Authorization: `Bearer ${token}` };
+  const issue = await call(`${url}/rest/api/2/issue/DEMO-1`, 'GET', { headers: bearer });
+  expect(issue.status).toBe(200);
+  expect(issue.json).toMatchObject({ key: 'DEMO-1', id: '10001', fields: { status: { name: 'Done' } } });
+  const search = await call(`${url}/rest/api/2/search?jql=${encodeURIComponent('project = DEMO AND key in (DEMO-2, DEMO-3)')}`, 'GET', { headers: bearer });
+  expect(search.status).toBe(200);
+  expect(search.json).toMatchObject({ startAt: 0, total: 2 });
+  expect(search.json.issues.map((i: { key: string }) => i.key)).toEqual(['DEMO-2', 'DEMO-3']);
+  const refused = await call(`${url}/rest/api/2/issue/DEMO-1`, 'DELETE', { headers: bearer });
+  expect(refused.status).toBe(403);
+  expect(refused.json.error.code).toBe('restricted');
+  const elsewhere = await call(`${url}/rest/api/2/issue/DEMO-2/comment`, 'POST', { headers: { ...bearer, ...JSON_TYPE }, body: '{"body":"hi"}' });
+  expect(elsewhere.status).toBe(403);
+  const comment = await call(`${url}/rest/api/2/issue/DEMO-1/comment`, 'POST', { headers: { ...bearer, ...JSON_TYPE }, body: '{"body":"by token"}' });
+  expect(comment.status).toBe(201);
+  expect(comment.json).toMatchObject({ body: 'by token', author: { name: 'alice' } });
+
+  // A form post with the cookie: refused without the opt-out header or a form token, on an unknown route too.
+  const forged = await call(`${url}/rest/api/2/issue/DEMO-1/comment`, 'POST', { headers: { ...FORM_TYPE, Cookie: cookie }, body: 'body=forged' });
+  expect(forged.status).toBe(403);
+  expect(forged.json.error).toMatchObject({ status: 403, code: 'xsrf_check_failed', message: 'XSRF check failed' });
+  const unknownForged = await call(`${url}/rest/no/such/route`, 'POST', { headers: { Cookie: cookie } });
+  expect(unknownForged.status).toBe(403);
+  expect(unknownForged.json.error.code).toBe('xsrf_check_failed');
+  const unknown = await call(`${url}/rest/no/such/route`, 'GET', { headers: { Cookie: cookie } });
+  expect(unknown.status).toBe(404);
+  expect(unknown.json.error).toMatchObject({ status: 404, code: 'not_found' });
+  const optedOut = await call(`${url}/rest/api/2/issue/DEMO-1/comment`, 'POST', { headers: { ...FORM_TYPE, Cookie: cookie, 'X-Atlassian-Token': 'no-check' }, body: 'body=scripted' });
+  expect(optedOut.status).toBe(201);
+  // The page's form carries a form token bound to the session.
+  const page = await call(`${url}/`, 'GET', { headers: { Cookie: cookie } });
+  const formToken = /name="atl_token" value="([^"]+)"/.exec(page.text)?.[1];
+  expect(formToken).toBeDefined();
+  const withToken = await call(`${url}/rest/api/2/issue/DEMO-1/comment`, 'POST', { headers: { ...FORM_TYPE, Cookie: cookie, Origin: url }, body: `body=from+the+page&atl_token=${encodeURIComponent(formToken!)}` });
+  expect(withToken.status).toBe(201);
+
+  // SIGTERM to npm (as `kill` or a container runtime sends it): npm passes it on, the demo shuts down cleanly.
+  demo.child.kill('SIGTERM');
+  expect(await demo.exited(STOP_TIMEOUT_MS)).toBe(0);
+  expect(demo.output()).toContain('tokenfence demo stopped');
+
+  // The audit file holds the login, the token calls (allowed and refused) and the XSRF refusals; no secret.
+  const auditText = readFileSync(join(dataDir, 'audit.jsonl'), 'utf8');
+  const events = auditText.trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
+  const tokenId = /API token for alice \(id ([0-9A-Za-z]{12})/.exec(demo.output())?.[1];
+  expect(token.startsWith(`tfk_${tokenId}`)).toBe(true);
+  expect(events).toEqual(
+    expect.arrayContaining([
+      expect.objectContaining({ type: 'token.created', tokenId }),
+      expect.objectContaining({ type: 'session.login', user: 'alice', outcome: 'success' }),
+      expect.objectContaining({ type: 'token.used', user: 'alice', tokenId, path: '/rest/api/2/issue/DEMO-1' }),
+      expect.objectContaining({ type: 'token.denied', tokenId, reason: 'restricted' }),
+      expect.objectContaining({ type: 'xsrf.denied', user: 'alice' }),
+    ]),
+  );
+  for (const secret of [token, token.slice(16), alicePassword, adminPassword, sessionId, formToken!]) expect(auditText).not.toContain(secret);
+  expect(statSync(dataDir).mode & 0o777).toBe(0o700);
+  for (const file of ['secrets.json', 'users.json', 'audit.jsonl', 'tokens.db']) expect(statSync(join(dataDir, file)).mode & 0o077).toBe(0);
+
+  // A restart on the same data, without TOKENFENCE_DEMO_USERS: the users, the session and the token live on;
+  // nothing secret is printed again.
+  const again = await startDemo({ PORT: '0', HOST: '127.0.0.1', TOKENFENCE_DATA_DIR: dataDir });
+  expect(again.output()).not.toMatch(/tfk_/);
+  expect(again.output()).not.toContain('Generated demo users');
+  expect((await call(`${again.url}/rest/api/2/myself`, 'GET', { headers: { Cookie: cookie } })).json).toMatchObject({ name: 'alice' });
+  expect((await call(`${again.url}/rest/api/2/myself`, 'GET', { headers: bearer })).status).toBe(200);
+  const relogin = await call(`${again.url}/rest/auth/1/session`, 'POST', { headers: JSON_TYPE, body: JSON.stringify({ username: 'admin', password: adminPassword }) });
+  expect(relogin.status).toBe(200);
+  again.child.kill('SIGTERM');
+  expect(await again.exited(STOP_TIMEOUT_MS)).toBe(0);
+}
