@@ -81,3 +81,6 @@ export {
   type XsrfErrorCode,
   type XsrfRequest,
 } from './http/xsrf/index.js';
+export { tokenRouter, tokenJson, type TokenRouter, type TokenRouterOptions } from './http/manage/index.js';
+export { ManageError, type ManageErrorCode } from './http/manage/errors.js';
+export { snippetsFor, type TokenSnippets } from './http/manage/snippets.js';
