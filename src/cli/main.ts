@@ -1,11 +1,12 @@
-// The `tokenfence` command: check a request against rules, lint rule files, run policy fixtures (SPEC §10).
+// The `tokenfence` command: check a request against rules, lint rule files, run policy fixtures, manage tokens (SPEC §10).
 import { readFileSync, statSync } from 'node:fs';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { evaluateRestrictions, lintRestrictions, parseRestrictions, RestrictionSyntaxError } from '../index.js';
 import { runFixtureDir, runFixturePath } from './fixtures.js';
+import { addTokenCommand } from './token.js';
 import { VERSION } from './version.js';
 
-/** Exit codes: 0 allowed / clean, 1 denied / errors found / cases failed, 2 the command itself could not run. */
+/** Exit codes: 0 allowed / clean / done, 1 denied / errors found / cases failed / refused, 2 the command itself could not run. */
 const EXIT_USAGE = 2;
 
 /** A problem the user can fix (a file that cannot be read): printed as one line, exit 2. */
@@ -123,7 +124,7 @@ function test(path: string): number {
 /** Builds the command tree; `run` sets the exit code so tests can call it in-process. */
 export function buildProgram(setExit: (code: number) => void): Command {
   const program = new Command('tokenfence')
-    .description('API token restriction rules: check requests, lint rule files, run policy fixtures')
+    .description('API token restriction rules: check requests, lint rule files, run policy fixtures, manage tokens')
     .version(VERSION, '-V, --version', 'print the version of tokenfence')
     .showHelpAfterError()
     .exitOverride();
@@ -153,6 +154,8 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .description('run the policy fixture cases of a file or a folder; exit 1 when a case fails')
     .argument('<path>', 'a fixture .json file, or a folder of them')
     .action((path: string) => setExit(test(path)));
+
+  addTokenCommand(program, { setExit, readText, cannotRead });
 
   return program;
 }
