@@ -1,34 +1,20 @@
 // The tokenfence demo server (SPEC §10): Jira-like REST resources behind tokenfence's token guard, cookie
-// sessions with login protection, XSRF form tokens and a JSON-lines audit log; built on the public API only.
+// sessions with login protection, XSRF form tokens, the token management API and a JSON-lines audit log;
+// built on the public API only.
 //
 //   npm start                 # builds if src/ changed, then runs this file; or: node examples/demo-server.mjs
 //
 // Environment: PORT (default 3000; 0 picks a free port), HOST (default 127.0.0.1: only this machine can
 // connect; set 0.0.0.0 to listen on every interface), TOKENFENCE_DATA_DIR (default ./data),
 // TOKENFENCE_DEMO_USERS (`name:password,…`; `admin` is the administrator; without it users are generated
-// and their passwords printed once). The first start also prints an API token for the first user that is
-// not admin, restricted by examples/demo-token.rules. The walk-through, with alice's password in $PW and that
-// token in $TOKEN:
+// and their passwords printed once).
 //
-//   # log in (JSON only); the cookie jar keeps JSESSIONID
-//   curl -c jar -H 'Content-Type: application/json' -d "{\"username\":\"alice\",\"password\":\"$PW\"}" http://127.0.0.1:3000/rest/auth/1/session
-//   # who am I, with the cookie; without it the answer is 401
-//   curl -b jar http://127.0.0.1:3000/rest/api/2/myself
-//   curl http://127.0.0.1:3000/rest/api/2/myself
-//   # the API token: allowed by its restrictions (200), then refused by them (403 restricted)
-//   curl -H "Authorization: Bearer $TOKEN" http://127.0.0.1:3000/rest/api/2/issue/DEMO-1
-//   curl -X DELETE -H "Authorization: Bearer $TOKEN" http://127.0.0.1:3000/rest/api/2/issue/DEMO-1
-//   # a form post with the cookie and no form token: 403 xsrf_check_failed (a cross-site form could send it)
-//   curl -b jar -d 'body=hello' http://127.0.0.1:3000/rest/api/2/issue/DEMO-1/comment
-//   # the same with Jira's opt-out header, which a cross-site form cannot send: 201
-//   curl -b jar -H 'X-Atlassian-Token: no-check' -d 'body=hello' http://127.0.0.1:3000/rest/api/2/issue/DEMO-1/comment
-//   # search, and log out (DELETE has no body, so the cookie request needs the header too)
-//   curl -b jar 'http://127.0.0.1:3000/rest/api/2/search?jql=project%20%3D%20DEMO'
-//   curl -b jar -X DELETE -H 'X-Atlassian-Token: no-check' http://127.0.0.1:3000/rest/auth/1/session
+// A user logs in with the session resource (POST /rest/auth/1/session) and creates API tokens with the
+// management API (POST /rest/api-tokens/latest); README.md's "The demo" walks through it with curl, and
+// test/e2e/demo-readme.test.ts runs that walk-through.
 //
 // Data (TOKENFENCE_DATA_DIR, 0700): tokens.db, sessions.db (sessions and login counters), audit.jsonl,
 // users.json (scrypt hashes) and secrets.json (session, XSRF and token-pepper secrets, generated once; 0600).
-import { readFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import express from 'express';
 import {
@@ -43,12 +29,12 @@ import {
   SqliteTokenStore,
   sqliteSessionStorage,
   tokenGuard,
+  tokenRouter,
   xsrfProtection,
 } from 'tokenfence';
 import { loadSecrets, loadUsers, openDataDir } from './demo/data.mjs';
 import { DemoError, jiraRouter } from './demo/jira.mjs';
 
-const TOKEN_RULES = new URL('./demo-token.rules', import.meta.url);
 const SHUTDOWN_GRACE_MS = 5000;
 
 const escapeHtml = (s) => String(s).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
@@ -59,12 +45,45 @@ function urlHost(address) {
   return address.includes(':') ? `[${address}]` : address;
 }
 
+/**
+ * helmet's default Content-Security-Policy, made stricter: nothing from another origin (helmet allows
+ * `https:` fonts and styles), no inline style, no framing at all. `upgrade-insecure-requests` is left out
+ * because the demo speaks plain HTTP: a browser would send the page's own requests to https:// and fail.
+ */
+const CONTENT_SECURITY_POLICY = [
+  "default-src 'self'",
+  "base-uri 'self'",
+  "font-src 'self'",
+  "form-action 'self'",
+  "frame-ancestors 'none'",
+  "img-src 'self' data:",
+  "object-src 'none'",
+  "script-src 'self'",
+  "script-src-attr 'none'",
+  "style-src 'self'",
+].join('; ');
+
+/**
+ * Headers on every response, HTML or not, as helmet sends them. The referrer policy is `same-origin`, not
+ * helmet's `no-referrer`: under `no-referrer` a browser sends `Origin: null` with a form post, and the XSRF
+ * check rightly refuses that (the form on `/` would stop working).
+ */
+function securityHeaders(req, res, next) {
+  res.setHeader('Content-Security-Policy', CONTENT_SECURITY_POLICY);
+  res.setHeader('Cross-Origin-Opener-Policy', 'same-origin');
+  res.setHeader('Cross-Origin-Resource-Policy', 'same-origin');
+  res.setHeader('Referrer-Policy', 'same-origin');
+  res.setHeader('X-Content-Type-Options', 'nosniff');
+  res.setHeader('X-Frame-Options', 'DENY');
+  next();
+}
+
 /** A page that shows a form token at work: a comment form for DEMO-1 with its hidden atl_token. */
 function homePage(req, xsrf) {
   const caller = callerOf(req);
   const body =
     caller === undefined
-      ? `<p>Not logged in. Log in with <code>POST /rest/auth/1/session</code> (see the comment at the top of examples/demo-server.mjs), then reload.</p>`
+      ? `<p>Not logged in. Log in with <code>POST /rest/auth/1/session</code> (README.md, "The demo", walks through it with curl), then reload.</p>`
       : `<p>Logged in as <b>${escapeHtml(caller.user)}</b>.</p>
 <form method="post" action="/rest/api/2/issue/DEMO-1/comment">
   <input type="hidden" name="atl_token" value="${escapeHtml(xsrf.formToken(req))}">
@@ -112,7 +131,7 @@ export async function startDemo({ port = 3000, host = '127.0.0.1', dataDir = './
   const tokens = createTokenService({
     store: new SqliteTokenStore(paths.tokens),
     pepper: secrets.tokenPepper,
-    policy: { maxLifetimeDays: 365, defaultLifetimeDays: 90 },
+    policy: { maxLifetimeDays: 365, defaultLifetimeDays: 90, maxTokensPerUser: 50 },
     audit,
   });
   const storage = sqliteSessionStorage(paths.sessions);
@@ -123,13 +142,7 @@ export async function startDemo({ port = 3000, host = '127.0.0.1', dataDir = './
   };
 
   try {
-    let issued;
-    if ((await tokens.listAll()).length === 0) {
-      const owner = users.find((u) => !u.admin) ?? users[0];
-      const restrictions = readFileSync(TOKEN_RULES, 'utf8');
-      issued = await tokens.issue({ owner: owner.name, label: 'demo token (issued at first start)', restrictions }, { actor: owner.name });
-    }
-
+    const isAdmin = (name) => admins.has(name);
     const sessions = sessionRouter({
       storage,
       secret: secrets.sessionSecret,
@@ -143,15 +156,21 @@ export async function startDemo({ port = 3000, host = '127.0.0.1', dataDir = './
 
     const app = express();
     app.disable('x-powered-by');
+    app.use(securityHeaders);
     app.use(tokenGuard({ tokens, scope: '/rest/*path', audit }));
     app.use(sessions.middleware);
     app.use(express.json({ limit: '100kb' }), express.urlencoded({ extended: false, limit: '100kb' }));
     // Before routing: every unsafe session request under /rest is checked, an unknown route included.
     app.use('/rest', xsrf);
     app.use('/rest/auth/1/session', sessions);
-    app.use('/rest/api/2', jiraRouter({ isAdmin: (name) => admins.has(name) }));
+    // The management API: the session's user manages their tokens (admin: everyone's). A call made with an
+    // API token is refused (403), so a restricted token can never mint an unrestricted one; cookie calls pass
+    // the XSRF check above like every other. Token lifecycle events reach the audit log through `tokens`.
+    app.use('/rest/api-tokens/latest', tokenRouter({ tokens, isAdmin }));
+    app.use('/rest/api/2', jiraRouter({ isAdmin }));
     app.use('/rest', (req, res, next) => next(new DemoError(404, 'not_found', `No resource at ${req.method} ${req.baseUrl}${req.path}.`)));
     app.get('/', (req, res) => res.type('html').send(homePage(req, xsrf)));
+    // The management page (tokenPage) is mounted here: app.use('/tokens', …)
     app.use(errorHandler(log));
 
     const server = await new Promise((resolve, reject) => {
@@ -165,12 +184,6 @@ export async function startDemo({ port = 3000, host = '127.0.0.1', dataDir = './
     if (generated !== undefined) {
       log.log(`Generated demo users (passwords shown once; set TOKENFENCE_DEMO_USERS=name:password,… to choose your own):`);
       for (const u of generated) log.log(`  ${u.name}  ${u.password}${u.name === 'admin' ? '   (administrator)' : ''}`);
-    }
-    if (issued !== undefined) {
-      const expires = issued.record.expiresAt === null ? 'never' : issued.record.expiresAt.toISOString().slice(0, 10);
-      log.log(`API token for ${issued.record.owner} (id ${issued.record.id}, expires ${expires}; shown once, stored only as a salted hash; restricted by examples/demo-token.rules):`);
-      log.log(`  ${issued.token}`);
-      log.log(`  curl -H "Authorization: Bearer ${issued.token}" ${url}/rest/api/2/issue/DEMO-1`);
     }
     if (!['127.0.0.1', '::1', 'localhost'].includes(host)) log.warn(`tokenfence demo: listening on ${host}, reachable from other machines over plain HTTP; HOST=127.0.0.1 keeps it local`);
     log.log(`tokenfence demo listening on ${url}`);

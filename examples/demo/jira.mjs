@@ -41,7 +41,7 @@ const SEED = [
   ['Set up the token guard on /rest', 'Mount tokenGuard before the routes; tokens outside /rest get 403.', STATUSES.done, ['security']],
   ['Log in with a session cookie', 'POST /rest/auth/1/session with a JSON body {username, password}.', STATUSES.progress, ['session']],
   ['Refuse forged form posts', 'A form post with the session cookie needs X-Atlassian-Token: no-check or an atl_token.', STATUSES.todo, ['xsrf']],
-  ['Restrict what each token may do', 'See examples/demo-token.rules for the demo token.', STATUSES.todo, []],
+  ['Restrict what each token may do', 'Create a token with restrictions at POST /rest/api-tokens/latest; calls outside them get 403 restricted.', STATUSES.todo, []],
   ['Audit every token call', 'Every token call, login and XSRF refusal lands in audit.jsonl.', STATUSES.todo, ['audit']],
 ];
 

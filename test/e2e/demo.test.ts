@@ -1,88 +1,25 @@
-// The demo smoke test (issue 14): `npm start` on a free port with a temporary data directory, driven over real
-// HTTP — session login, the cookie, anonymous refusal, the printed API token and its restrictions, the XSRF
-// check and a form token — then SIGTERM, the audit file, and a restart that keeps users, sessions and the token.
-import { spawn, type ChildProcess } from 'node:child_process';
+// The demo smoke test (issues 14 and 15): `npm start` on a free port with a temporary data directory, driven
+// over real HTTP — session login, the cookie, anonymous refusal, a token created through the management API and
+// its restrictions, the XSRF check, a form token and the security headers — then SIGTERM, the audit file, and a
+// restart that keeps users, sessions, the token and its usage count.
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { killAll, START_TIMEOUT_MS, startDemoProcess, type DemoProcess } from '../support/demo-process';
 
-const root = join(__dirname, '..', '..');
 const SECOND = 1000;
-/** Long enough for `npm start` to build dist/ first when src/ changed since the last build. */
-const START_TIMEOUT_MS = 120 * SECOND;
 const STOP_TIMEOUT_MS = 20 * SECOND;
 const REQUEST_TIMEOUT_MS = 10 * SECOND;
 
-// As in consumer.test.ts: the npm that runs jest (`npm test`) leaves its own package's variables in the
-// environment; the demo gets its own.
-const baseEnv: NodeJS.ProcessEnv = Object.fromEntries(
-  Object.entries(process.env).filter(
-    ([key]) => !/^npm_(package|lifecycle)_/i.test(key) && !/^npm_config_(local_prefix|ignore_scripts)$/i.test(key) && !/^(PORT|HOST|NODE_ENV|TOKENFENCE_.*)$/.test(key),
-  ),
-);
-/** npm itself: the one running this test when there is one, else the one on PATH. */
-const npm: [string, string[]] = process.env.npm_execpath?.endsWith('.js') ? [process.execPath, [process.env.npm_execpath]] : ['npm', []];
-
-interface Demo {
-  child: ChildProcess;
-  output(): string;
-  url: string;
-  /** Resolves with the exit code (null when killed by a signal) or rejects after `timeoutMs`. */
-  exited(timeoutMs: number): Promise<number | null>;
-}
-
-const running = new Set<ChildProcess>();
 /** What each demo printed, shown when an expectation fails. */
 const outputs: Array<() => string> = [];
-
-/** Kills the whole process group of a demo (npm and node), when it is still there. */
-function killGroup(child: ChildProcess): void {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  try {
-    process.kill(-child.pid!, 'SIGKILL');
-  } catch {
-    child.kill('SIGKILL');
-  }
-}
-
-/** Starts `npm start` and waits for its URL line; on a timeout or an early exit, kills it and throws with its output. */
-function startDemo(env: NodeJS.ProcessEnv): Promise<Demo> {
-  const child = spawn(npm[0], [...npm[1], 'start'], { cwd: root, env: { ...baseEnv, ...env }, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
-  running.add(child);
-  let stdout = '';
-  let stderr = '';
-  const output = () => `--- stdout ---\n${stdout}\n--- stderr ---\n${stderr}`;
-  outputs.push(output);
-  const exit = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
-  const exited = (timeoutMs: number) =>
-    new Promise<number | null>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`the demo did not exit within ${timeoutMs} ms\n${output()}`)), timeoutMs);
-      void exit.then((code) => {
-        clearTimeout(timer);
-        resolve(code);
-      });
-    });
-  return new Promise((resolve, reject) => {
-    const fail = (why: string) => {
-      clearTimeout(timer);
-      killGroup(child);
-      reject(new Error(`${why}\n${output()}`));
-    };
-    const timer = setTimeout(() => fail(`the demo printed no URL within ${START_TIMEOUT_MS} ms`), START_TIMEOUT_MS);
-    child.stderr!.setEncoding('utf8').on('data', (s: string) => (stderr += s));
-    child.stdout!.setEncoding('utf8').on('data', (s: string) => {
-      stdout += s;
-      const m = /tokenfence demo listening on (http:\/\/127\.0\.0\.1:\d+)\n/.exec(stdout);
-      if (m !== null) {
-        clearTimeout(timer);
-        resolve({ child, output: () => stdout, url: m[1]!, exited });
-      }
-    });
-    child.on('error', (err) => fail(`npm start could not run: ${err.message}`));
-    void exit.then((code) => fail(`the demo exited (code ${code}) before printing its URL`));
-  });
+/** Starts `npm start` and keeps its output for the failure message. */
+async function startDemo(env: NodeJS.ProcessEnv): Promise<DemoProcess> {
+  const demo = await startDemoProcess(env);
+  outputs.push(demo.output);
+  return demo;
 }
 
 interface Reply {
@@ -122,11 +59,11 @@ beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), 'tokenfence-demo-'));
 });
 afterAll(() => {
-  for (const child of running) killGroup(child);
+  killAll();
   rmSync(dir, { recursive: true, force: true });
 });
 
-test('npm start runs the demo: login, cookie, token, restrictions, XSRF, clean shutdown, and a restart that keeps its data', async () => {
+test('npm start runs the demo: login, cookie, a token from the management API, restrictions, XSRF, CSP, clean shutdown, and a restart that keeps its data', async () => {
   try {
     await smokeTest();
   } catch (err) {
@@ -142,11 +79,8 @@ async function smokeTest(): Promise<void> {
   const demo = await startDemo({ PORT: '0', HOST: '127.0.0.1', TOKENFENCE_DATA_DIR: dataDir, TOKENFENCE_DEMO_USERS: `alice:${alicePassword},admin:${adminPassword}` });
   const { url } = demo;
 
-  // The first start prints one token (alice's: the first user that is not admin) and, the users being given, no password.
-  const tokens = demo.output().match(/tfk_[0-9A-Za-z]+/g) ?? [];
-  expect(new Set(tokens).size).toBe(1);
-  const token = tokens[0]!;
-  expect(demo.output()).toContain(`API token for alice`);
+  // The first start prints no token (tokens are made through the management API) and, the users being given, no password.
+  expect(demo.output()).not.toMatch(/tfk_/);
   expect(demo.output()).not.toContain(alicePassword);
   expect(demo.output()).not.toContain('Generated demo users');
 
@@ -168,7 +102,21 @@ async function smokeTest(): Promise<void> {
   expect(anonymous.status).toBe(401);
   expect(anonymous.json.error).toMatchObject({ status: 401, code: 'not_authenticated' });
 
-  // The printed token: allowed by its restrictions, then refused by them.
+  // A token made through the management API with the cookie (a JSON body: no XSRF opt-out needed).
+  const MANAGE = `${url}/rest/api-tokens/latest`;
+  const restrictions = '[GET]/rest/api/2/myself\n[GET]/rest/api/2/issue/DEMO-\\d+\n[GET,POST]/rest/api/2/search\n[POST]/rest/api/2/issue/DEMO-1/comment';
+  const created = await call(MANAGE, 'POST', { headers: { ...JSON_TYPE, Cookie: cookie }, body: JSON.stringify({ label: 'smoke test', expiresInDays: 30, restrictions }) });
+  expect(created.status).toBe(201);
+  expect(created.json.record).toMatchObject({ owner: 'alice', label: 'smoke test', restrictions, usageCount: 0 });
+  expect(created.json.snippets.curlBasic).toBe(`curl -u 'alice:${created.json.token}' '${url}/rest/api/2/myself'`);
+  const token = created.json.token as string;
+  const tokenId = created.json.record.id as string;
+  expect(token).toMatch(/^tfk_/);
+  // Without the cookie, 401; with the token itself, 403: a token cannot manage tokens.
+  expect((await call(MANAGE, 'GET')).status).toBe(401);
+  expect((await call(MANAGE, 'GET', { headers: { Authorization: `Bearer ${token}` } })).status).toBe(403);
+
+  // The token: allowed by its restrictions, then refused by them.
   const bearer = { Authorization: `Bearer ${token}` };
   const issue = await call(`${url}/rest/api/2/issue/DEMO-1`, 'GET', { headers: bearer });
   expect(issue.status).toBe(200);
@@ -198,8 +146,15 @@ async function smokeTest(): Promise<void> {
   expect(unknown.json.error).toMatchObject({ status: 404, code: 'not_found' });
   const optedOut = await call(`${url}/rest/api/2/issue/DEMO-1/comment`, 'POST', { headers: { ...FORM_TYPE, Cookie: cookie, 'X-Atlassian-Token': 'no-check' }, body: 'body=scripted' });
   expect(optedOut.status).toBe(201);
-  // The page's form carries a form token bound to the session.
+  // The page's form carries a form token bound to the session; the page comes with a strict CSP (no inline
+  // script or style: the page has none) and a referrer policy under which a browser's form post keeps its Origin.
   const page = await call(`${url}/`, 'GET', { headers: { Cookie: cookie } });
+  expect(page.headers['content-type']).toMatch(/^text\/html/);
+  const csp = String(page.headers['content-security-policy']);
+  for (const directive of ["default-src 'self'", "script-src 'self'", "script-src-attr 'none'", "style-src 'self'", "object-src 'none'", "frame-ancestors 'none'", "base-uri 'self'", "form-action 'self'"]) expect(csp).toContain(directive);
+  expect(csp).not.toMatch(/unsafe-inline|unsafe-eval|https:|\*/);
+  expect(page.text).not.toMatch(/<script|<style|\sstyle=|\son\w+=/i);
+  expect(page.headers).toMatchObject({ 'x-content-type-options': 'nosniff', 'referrer-policy': 'same-origin' });
   const formToken = /name="atl_token" value="([^"]+)"/.exec(page.text)?.[1];
   expect(formToken).toBeDefined();
   const withToken = await call(`${url}/rest/api/2/issue/DEMO-1/comment`, 'POST', { headers: { ...FORM_TYPE, Cookie: cookie, Origin: url }, body: `body=from+the+page&atl_token=${encodeURIComponent(formToken!)}` });
@@ -213,11 +168,9 @@ async function smokeTest(): Promise<void> {
   // The audit file holds the login, the token calls (allowed and refused) and the XSRF refusals; no secret.
   const auditText = readFileSync(join(dataDir, 'audit.jsonl'), 'utf8');
   const events = auditText.trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
-  const tokenId = /API token for alice \(id ([0-9A-Za-z]{12})/.exec(demo.output())?.[1];
-  expect(token.startsWith(`tfk_${tokenId}`)).toBe(true);
   expect(events).toEqual(
     expect.arrayContaining([
-      expect.objectContaining({ type: 'token.created', tokenId }),
+      expect.objectContaining({ type: 'token.created', tokenId, user: 'alice' }),
       expect.objectContaining({ type: 'session.login', user: 'alice', outcome: 'success' }),
       expect.objectContaining({ type: 'token.used', user: 'alice', tokenId, path: '/rest/api/2/issue/DEMO-1' }),
       expect.objectContaining({ type: 'token.denied', tokenId, reason: 'restricted' }),
@@ -228,13 +181,19 @@ async function smokeTest(): Promise<void> {
   expect(statSync(dataDir).mode & 0o777).toBe(0o700);
   for (const file of ['secrets.json', 'users.json', 'audit.jsonl', 'tokens.db']) expect(statSync(join(dataDir, file)).mode & 0o077).toBe(0);
 
-  // A restart on the same data, without TOKENFENCE_DEMO_USERS: the users, the session and the token live on;
-  // nothing secret is printed again.
+  // A restart on the same data, without TOKENFENCE_DEMO_USERS: the users, the session and the token live on,
+  // with the usage the clean shutdown flushed; nothing secret is printed.
   const again = await startDemo({ PORT: '0', HOST: '127.0.0.1', TOKENFENCE_DATA_DIR: dataDir });
   expect(again.output()).not.toMatch(/tfk_/);
   expect(again.output()).not.toContain('Generated demo users');
   expect((await call(`${again.url}/rest/api/2/myself`, 'GET', { headers: { Cookie: cookie } })).json).toMatchObject({ name: 'alice' });
   expect((await call(`${again.url}/rest/api/2/myself`, 'GET', { headers: bearer })).status).toBe(200);
+  const listed = await call(`${again.url}/rest/api-tokens/latest`, 'GET', { headers: { Cookie: cookie } });
+  expect(listed.status).toBe(200);
+  expect(listed.json).toEqual([expect.objectContaining({ id: tokenId, label: 'smoke test', lastAccessedIp: '127.0.0.1' })]);
+  // Three calls before the restart were allowed (the issue, the search, the comment); the shutdown wrote them.
+  expect(listed.json[0].usageCount).toBeGreaterThanOrEqual(3);
+  expect(listed.text).not.toContain(token.slice(16));
   const relogin = await call(`${again.url}/rest/auth/1/session`, 'POST', { headers: JSON_TYPE, body: JSON.stringify({ username: 'admin', password: adminPassword }) });
   expect(relogin.status).toBe(200);
   again.child.kill('SIGTERM');
