@@ -29,6 +29,7 @@ import {
   SqliteTokenStore,
   sqliteSessionStorage,
   tokenGuard,
+  tokenPage,
   tokenRouter,
   xsrfProtection,
 } from 'tokenfence';
@@ -166,11 +167,12 @@ export async function startDemo({ port = 3000, host = '127.0.0.1', dataDir = './
     // The management API: the session's user manages their tokens (admin: everyone's). A call made with an
     // API token is refused (403), so a restricted token can never mint an unrestricted one; cookie calls pass
     // the XSRF check above like every other. Token lifecycle events reach the audit log through `tokens`.
-    app.use('/rest/api-tokens/latest', tokenRouter({ tokens, isAdmin }));
+    app.use('/rest/api-tokens/latest', tokenRouter({ tokens, isAdmin, audit }));
     app.use('/rest/api/2', jiraRouter({ isAdmin }));
     app.use('/rest', (req, res, next) => next(new DemoError(404, 'not_found', `No resource at ${req.method} ${req.baseUrl}${req.path}.`)));
     app.get('/', (req, res) => res.type('html').send(homePage(req, xsrf)));
-    // The management page (tokenPage) is mounted here: app.use('/tokens', …)
+    // The management page: sign in, list, create (restrictions checked as you type), revoke; its own CSP.
+    app.use('/tokens', tokenPage({ apiPath: '/rest/api-tokens/latest', sessionPath: '/rest/auth/1/session' }));
     app.use(errorHandler(log));
 
     const server = await new Promise((resolve, reject) => {

@@ -6,7 +6,7 @@
 // `GuardError` class for `instanceof`, one token-service cache and one set of request locks; and an
 // `import` costs what a `require` does.
 import { execFileSync } from 'node:child_process';
-import { chmodSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { resolve } from 'node:path';
 
@@ -14,6 +14,8 @@ const tsc = (project) => execFileSync(process.execPath, ['node_modules/typescrip
 
 rmSync('dist', { recursive: true, force: true });
 tsc('tsconfig.build.json');
+// The management page's static files (no build step of their own).
+cpSync('src/ui', 'dist/ui', { recursive: true });
 writeFileSync('dist/cjs/package.json', JSON.stringify({ type: 'commonjs' }) + '\n');
 chmodSync('dist/cjs/cli/bin.js', 0o755);
 

@@ -84,3 +84,4 @@ export {
 export { tokenRouter, tokenJson, type TokenRouter, type TokenRouterOptions } from './http/manage/index.js';
 export { ManageError, type ManageErrorCode } from './http/manage/errors.js';
 export { snippetsFor, type TokenSnippets } from './http/manage/snippets.js';
+export { tokenPage, TOKEN_PAGE_CSP, type TokenPageOptions } from './http/manage/page.js';

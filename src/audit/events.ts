@@ -2,7 +2,8 @@
 
 /**
  * Event types: `token.*` are lifecycle changes, `token.used`/`token.denied` come from the guard,
- * `session.*` from the session resource, `xsrf.denied` from the XSRF check.
+ * `session.*` from the session resource, `xsrf.denied` from the XSRF check, `manage.denied` from the token
+ * management API (a call it refused: not logged in, made with a token, not an admin, no such token, too many).
  */
 export type AuditEventType =
   | 'token.created'
@@ -16,7 +17,8 @@ export type AuditEventType =
   | 'session.login_failed'
   | 'session.login_denied'
   | 'session.logout'
-  | 'xsrf.denied';
+  | 'xsrf.denied'
+  | 'manage.denied';
 
 /**
  * One audit event. Never holds a token secret, a password, a session id or a form token: only the

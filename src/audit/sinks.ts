@@ -59,6 +59,8 @@ export function formatAuditMessage(event: AuditEvent): string {
       return `${who(event.user)} logged out`;
     case 'xsrf.denied':
       return `XSRF check failed for ${who(event.user)}: ${event.reason ?? 'denied'}`;
+    case 'manage.denied':
+      return `Token management refused for ${who(event.user)}: ${event.reason ?? 'denied'}`;
   }
   // An event type this version does not know (from a hook's own caller): still a line, never undefined.
   return `${String((event as { type: unknown }).type)} for ${who(event.user)} (${id})`;

@@ -15,7 +15,7 @@ test('prepack builds, and the tarball lists dist, README and LICENSE', () => {
   // --dry-run lists what would be packed without running prepack again (the test run built already).
   const listing = JSON.parse(execFileSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: root, encoding: 'utf8' })) as { files: { path: string }[] }[];
   const paths = listing[0]!.files.map((f) => f.path);
-  expect(paths).toEqual(expect.arrayContaining(['LICENSE', 'README.md', 'package.json', 'dist/cjs/index.js', 'dist/esm/index.js', 'dist/cjs/index.d.ts', 'dist/cjs/cli/bin.js']));
+  expect(paths).toEqual(expect.arrayContaining(['LICENSE', 'README.md', 'package.json', 'dist/cjs/index.js', 'dist/esm/index.js', 'dist/cjs/index.d.ts', 'dist/cjs/cli/bin.js', 'dist/ui/index.html', 'dist/ui/app.js', 'dist/ui/app.css', 'dist/ui/favicon.svg']));
   expect(paths.filter((p) => p.startsWith('src/') || p.startsWith('test/'))).toEqual([]);
 });
 

@@ -12,6 +12,7 @@ import { parseRestrictions } from '../../rules/parse.js';
 import { TokenError } from '../../tokens/errors.js';
 import type { TokenRecord } from '../../tokens/store.js';
 import { writeHttpError } from '../errors.js';
+import { emitEvent, requestEvent } from '../request-event.js';
 import { callerOf } from '../session/index.js';
 import { ManageError, type ManageErrorCode } from './errors.js';
 import { checkRouterOptions, type TokenRouterOptions } from './options.js';
@@ -27,6 +28,8 @@ export interface TokenRouter extends Router {
 }
 
 const DAY = 86_400_000;
+/** The refusals audited: they say something about the caller, not about a mistyped body. */
+const AUDITED: ReadonlySet<number> = new Set([401, 403, 404, 429]);
 const SOON = 5 * DAY;
 const VERSION = '0.1.0';
 
@@ -95,6 +98,10 @@ export function tokenRouter(options: TokenRouterOptions): TokenRouter {
   const ACTORS = new WeakMap<object, Actor>();
 
   const answer = (req: Request, res: Response, next: NextFunction, error: ManageError): void => {
+    if (AUDITED.has(error.status)) {
+      const caller = callerOf(req);
+      emitEvent(options.audit, () => requestEvent('manage.denied', req, { user: ACTORS.get(req)?.user ?? caller?.user ?? null, via: caller?.via, outcome: 'failure', reason: error.code, status: error.status }), report);
+    }
     res.setHeader('Cache-Control', 'no-store');
     if (options.handler === undefined || res.headersSent) {
       writeHttpError(res, error);

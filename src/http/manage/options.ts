@@ -1,6 +1,7 @@
 // The options of tokenRouter (SPEC §7), and the start-up check that refuses a mistaken options object with a
 // TypeError naming the option.
 import type { NextFunction, Request, Response } from 'express';
+import type { AuditHook } from '../../audit/events.js';
 import { checkFunction, checkKnownKeys } from '../../internal/options.js';
 import { isContextPath } from '../../rules/evaluate.js';
 import type { TokenService } from '../../tokens/service.js';
@@ -35,13 +36,19 @@ export interface TokenRouterOptions {
    * @default { points: 120, duration: 60 }
    */
   parseLimit?: { points: number; duration: number } | false | undefined;
+  /**
+   * Receives a `manage.denied` event for each refusal that says something about the caller: not logged in
+   * (401), a call made with an API token or a non-admin on an admin route (403), another user's or no token
+   * (404), too many rule checks (429). Token changes are audited by the token service's own `audit`.
+   */
+  audit?: AuditHook | undefined;
   /** Answers refusals in the app's own format, as the guard's `handler` does. @default writes the SPEC §5 JSON error body */
   handler?: ((error: ManageError, req: Request, res: Response, next: NextFunction) => void) | undefined;
   /** Reports internal errors (a store down); their details never reach a response. @default the message to `console.error` */
   onError?: ((error: unknown, context: string) => void) | undefined;
 }
 
-const KNOWN = Object.freeze(['tokens', 'currentUser', 'isAdmin', 'allowTokenAuthentication', 'exampleUrl', 'basePath', 'caseInsensitiveRules', 'parseLimit', 'handler', 'onError']);
+const KNOWN = Object.freeze(['tokens', 'currentUser', 'isAdmin', 'allowTokenAuthentication', 'exampleUrl', 'basePath', 'caseInsensitiveRules', 'parseLimit', 'audit', 'handler', 'onError']);
 const HINTS: Readonly<Record<string, string>> = {
   tokenService: 'the option is "tokens"',
   getUser: 'the option is "currentUser" (req) => user name',
@@ -57,7 +64,7 @@ export function checkRouterOptions(options: TokenRouterOptions): void {
   if (typeof tokens !== 'object' || tokens === null || typeof tokens.issue !== 'function' || typeof tokens.list !== 'function') {
     throw new TypeError('tokenRouter: options.tokens must be a token service from createTokenService({ store })');
   }
-  for (const key of ['currentUser', 'isAdmin', 'handler', 'onError'] as const) checkFunction(`tokenRouter: options.${key}`, options[key]);
+  for (const key of ['currentUser', 'isAdmin', 'audit', 'handler', 'onError'] as const) checkFunction(`tokenRouter: options.${key}`, options[key]);
   for (const key of ['allowTokenAuthentication', 'caseInsensitiveRules'] as const) {
     if (options[key] !== undefined && typeof options[key] !== 'boolean') throw new TypeError(`tokenRouter: options.${key} must be a boolean`);
   }

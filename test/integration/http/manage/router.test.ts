@@ -10,6 +10,7 @@ import {
   tokenGuard,
   tokenRouter,
   xsrfProtection,
+  type AuditEvent,
   type TokenPolicy,
   type TokenRouterOptions,
   type TokenService,
@@ -249,6 +250,24 @@ describe.each(EXPRESS_FLAVOURS)('tokenRouter on $name', (flavour: ExpressFlavour
     expect(anonymous.status).toBe(401);
     expect(anonymous.body.error.code).toBe('not_authenticated');
     expect(anonymous.headers['www-authenticate']).toBeUndefined();
+  });
+
+  it('audits the refusals that say something about the caller (manage.denied), not mistyped bodies', async () => {
+    const events: AuditEvent[] = [];
+    const { base, as } = await start({}, { audit: (e) => void events.push(e) });
+    const { token } = (await as('alice').post('/', { label: 't' })).body;
+    await request(base).get(`${MOUNT}/`).set('Authorization', `Bearer ${token}`);
+    await request(base).get(`${MOUNT}/`);
+    await as('alice').get('/admin/all');
+    await as('bob').get('/AbCdEf123456');
+    await as('alice').post('/', { label: '' });
+    expect(events.map((e) => [e.type, e.user, e.via, e.reason, e.status])).toEqual([
+      ['manage.denied', 'alice', 'bearer', 'token_auth_refused', 403],
+      ['manage.denied', null, undefined, 'not_authenticated', 401],
+      ['manage.denied', 'alice', 'session', 'admin_only', 403],
+      ['manage.denied', 'bob', 'session', 'not_found', 404],
+    ]);
+    expect(JSON.stringify(events)).not.toContain(token);
   });
 
   it('cookie calls meet the XSRF rules: a form-like POST without a form token is refused before the router', async () => {
