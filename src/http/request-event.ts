@@ -18,7 +18,16 @@ export interface RequestOutcome {
   readonly status?: number | undefined;
 }
 
-const cut = (text: string, max: number): string => (text.length > max ? `${text.slice(0, max)}…` : text);
+const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g;
+const HAS_CONTROL = new RegExp(CONTROL.source);
+/**
+ * `text` cut to `max` characters, its control and line-separator characters written as `\uXXXX`: a name or
+ * path a client chose must not break an audit text line in two (a forged second event).
+ */
+const cut = (text: string, max: number): string => {
+  const short = text.length > max ? `${text.slice(0, max)}…` : text;
+  return HAS_CONTROL.test(short) ? short.replace(CONTROL, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`) : short;
+};
 
 /** The frozen audit event of `req`'s outcome. */
 export function requestEvent(type: AuditEventType, req: Request, outcome: RequestOutcome): AuditEvent {

@@ -54,7 +54,8 @@ const LOGIN_SCHEMA = {
   type: 'object',
   required: ['username', 'password'],
   properties: {
-    username: { type: 'string', minLength: 1, maxLength: 255 },
+    // No control or line-separator characters: the name reaches audit lines, and one must not forge another.
+    username: { type: 'string', minLength: 1, maxLength: 255, pattern: '^[^\\u0000-\\u001f\\u007f-\\u009f\\u2028\\u2029]+$' },
     password: { type: 'string', minLength: 1, maxLength: 1024 },
     captcha: { type: 'string', minLength: 1, maxLength: 1024 },
   },
@@ -69,12 +70,17 @@ interface LoginBody {
 
 const isLimitHit = (r: unknown): r is RateLimiterRes => typeof r === 'object' && r !== null && !(r instanceof Error) && typeof (r as RateLimiterRes).msBeforeNext === 'number';
 
-/** Counts one failure; a "limit hit" rejection is expected (the count goes on), a store error is not. */
-async function countFailure(limiter: RateLimiterAbstract, key: string): Promise<void> {
+/**
+ * Counts one attempt for `key`: undefined while within the limit, the limiter's answer once over it (the
+ * attempt is still counted). A store error is thrown.
+ */
+async function reserve(limiter: RateLimiterAbstract, key: string): Promise<RateLimiterRes | undefined> {
   try {
     await limiter.consume(key);
+    return undefined;
   } catch (rejection) {
     if (!isLimitHit(rejection)) throw rejection;
+    return rejection;
   }
 }
 
@@ -184,8 +190,15 @@ export function sessionRouter(options: SessionOptions): SessionRouter {
     res.clearCookie(cookieName, { httpOnly: true, sameSite: 'lax', path: '/', secure: secure === true });
   };
 
-  const underPaths = (path: string): boolean => paths.some((p) => path === p || path.startsWith(`${p}/`));
-  const isResource = (path: string): boolean => path === resourcePath || path === `${resourcePath}/`;
+  // Matched in any case unless the app routes case-sensitively (Express's default is not to): `/REST/…` reaches
+  // the same routes as `/rest/…`, so it must get the same 401.
+  const lowerPaths = paths.map((p) => p.toLowerCase());
+  const lowerResource = resourcePath.toLowerCase();
+  const underPaths = (path: string, exact: boolean): boolean => (exact ? paths : lowerPaths).some((p) => path === p || path.startsWith(`${p}/`));
+  const isResource = (path: string, exact: boolean): boolean => {
+    const resource = exact ? resourcePath : lowerResource;
+    return path === resource || path === `${resource}/`;
+  };
 
   /** Whether the request sent the session cookie; the header is parsed only when it names the cookie at all. */
   const sentCookie = (req: Request): boolean => {
@@ -225,8 +238,10 @@ export function sessionRouter(options: SessionOptions): SessionRouter {
       next();
     });
     function stale(): void {
-      const path = req.originalUrl.split('?', 1)[0]!;
-      if (underPaths(path) && !isResource(path)) {
+      const exact = req.app?.get('case sensitive routing') === true;
+      const raw = req.originalUrl.split('?', 1)[0]!;
+      const path = exact ? raw : raw.toLowerCase();
+      if (underPaths(path, exact) && !isResource(path, exact)) {
         clearCookie(res);
         refuse(req, res, next, 'session_expired');
         return;
@@ -282,16 +297,18 @@ export function sessionRouter(options: SessionOptions): SessionRouter {
   const attempt = async (req: Request, res: Response, next: (err?: unknown) => void, body: LoginBody): Promise<void> => {
     const key = accountKey(body.username);
     const ip = req.ip ?? req.socket.remoteAddress ?? 'unknown';
+    // Every attempt is counted before its password is checked, and atomically by the store: attempts made in
+    // parallel cannot all read the count from before any of them (a success gives its count back). Counting
+    // failures after the check let a burst of guesses through before the first was counted.
     if (addresses !== undefined) {
-      const seen = await addresses.get(ip);
-      if (seen !== null && seen.consumedPoints >= addresses.points) {
+      const over = await reserve(addresses, ip);
+      if (over !== undefined) {
         audit(req, 'session.login_denied', body.username, 429, 'login_rate_limited');
-        refuse(req, res, next, 'login_rate_limited', { 'Retry-After': String(Math.max(1, Math.ceil(seen.msBeforeNext / 1000))) });
+        refuse(req, res, next, 'login_rate_limited', { 'Retry-After': String(Math.max(1, Math.ceil(over.msBeforeNext / 1000))) });
         return;
       }
     }
-    const failures = (await accounts.get(key))?.consumedPoints ?? 0;
-    if (failures >= maxFailedLogins) {
+    if ((await reserve(accounts, key)) !== undefined) {
       // The password is not checked: guessing goes no further until a person solves the CAPTCHA.
       const solved = body.captcha !== undefined && options.verifyCaptcha !== undefined && (await options.verifyCaptcha(body.captcha, req)) === true;
       if (!solved) {
@@ -303,13 +320,16 @@ export function sessionRouter(options: SessionOptions): SessionRouter {
     const user = await checkPassword(body.username, body.password, req);
     const now = new Date();
     if (user === undefined) {
-      await Promise.all([countFailure(accounts, key), addresses === undefined ? undefined : countFailure(addresses, ip), storage.loginInfo.recordFailure(key, now)]);
+      // Not awaited: the history is written only for an account that logged in before, and waiting for that
+      // write would make a known name answer later than an unknown one.
+      storage.loginInfo.recordFailure(key, now).catch((err: unknown) => report(err, 'a failed login could not be recorded in the login history'));
       audit(req, 'session.login_failed', body.username, 401, 'login_failed');
       refuse(req, res, next, 'login_failed');
       return;
     }
-    await accounts.delete(key);
-    const info = await storage.loginInfo.recordSuccess(key, now);
+    await Promise.all([accounts.delete(key), addresses === undefined ? undefined : addresses.reward(ip, 1)]);
+    // The history of the account the password opened (findUser may know it under another spelling).
+    const info = await storage.loginInfo.recordSuccess(accountKey(user), now);
     // A new session id at login: a cookie planted before login is never adopted, and form tokens bound to the
     // old id stop working.
     await new Promise<void>((resolve, reject) => req.session.regenerate((err: unknown) => (err ? reject(err) : resolve())));

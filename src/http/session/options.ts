@@ -158,11 +158,17 @@ export function checkSessionOptions(options: SessionOptions): void {
   if (options.secure !== undefined && typeof options.secure !== 'boolean' && options.secure !== 'auto') throw new TypeError("sessionRouter: options.secure must be true, false or 'auto'");
   checkNumber('sessionRouter: options.idleTimeoutMs', options.idleTimeoutMs, { min: MINUTE, max: 2 ** 31 - 1, integer: true, unit: 'milliseconds' });
   checkNumber('sessionRouter: options.absoluteTimeoutMs', options.absoluteTimeoutMs, { min: MINUTE, max: 366 * 24 * 60 * MINUTE, integer: true, unit: 'milliseconds' });
+  if (options.idleTimeoutMs !== undefined && options.absoluteTimeoutMs !== undefined && options.idleTimeoutMs > options.absoluteTimeoutMs) {
+    throw new TypeError('sessionRouter: options.idleTimeoutMs is longer than options.absoluteTimeoutMs; the absolute timeout would always end sessions first');
+  }
   checkNumber('sessionRouter: options.maxFailedLogins', options.maxFailedLogins, { min: 1, max: 1000, integer: true, unit: 'failed logins' });
   checkNumber('sessionRouter: options.failedLoginWindowSeconds', options.failedLoginWindowSeconds, { min: 1, max: 366 * 24 * 3600, integer: true, unit: 'seconds' });
   if (options.ipLimit !== undefined && options.ipLimit !== false) {
     if (typeof options.ipLimit !== 'object' || options.ipLimit === null) throw new TypeError('sessionRouter: options.ipLimit must be { points, duration } or false');
     checkKnownKeys('sessionRouter: options.ipLimit', options.ipLimit, ['points', 'duration'], { max: '"points" (failed logins per window)', windowMs: '"duration", in seconds' });
+    for (const key of ['points', 'duration'] as const) {
+      if (options.ipLimit[key] === undefined) throw new TypeError(`sessionRouter: options.ipLimit.${key} is required: { points: failed logins per window, duration: the window in seconds }`);
+    }
     checkNumber('sessionRouter: options.ipLimit.points', options.ipLimit.points, { min: 1, max: 1_000_000, integer: true, unit: 'failed logins' });
     checkNumber('sessionRouter: options.ipLimit.duration', options.ipLimit.duration, { min: 1, max: 366 * 24 * 3600, integer: true, unit: 'seconds' });
   }

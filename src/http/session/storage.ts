@@ -105,7 +105,8 @@ export function sessionExpiry(session: SessionData, now: number, defaultTtlMs: n
  * Sessions and counters in this process's memory: for tests and single-process demos. Everything is lost on
  * restart, and several processes do not share it.
  */
-export function memorySessionStorage(): SessionStorage {
+export function memorySessionStorage(...unexpected: unknown[]): SessionStorage {
+  if (unexpected.length > 0) throw new TypeError('memorySessionStorage() takes no options: sessions and counters live in this process and end with it');
   const { MemoryStore } = require('express-session') as typeof import('express-session');
   const { RateLimiterMemory } = require('rate-limiter-flexible') as typeof import('rate-limiter-flexible');
   const history = new Map<string, LoginInfo>();

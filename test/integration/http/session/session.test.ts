@@ -163,6 +163,57 @@ describe.each(EXPRESS_FLAVOURS)('sessionRouter on $name', (flavour: ExpressFlavo
     expect(r.headers['x-seraph-loginreason']).toBe('AUTHENTICATION_DENIED');
   });
 
+  it('counts parallel attempts before checking passwords: a burst of guesses gets no more than maxFailedLogins checks', async () => {
+    const { agent, checked } = await start({ ipLimit: false });
+    const answers = await Promise.all(Array.from({ length: 20 }, (_, i) => login(agent(), 'alice', `guess-${i}`)));
+    expect(checked.length).toBeLessThanOrEqual(3);
+    expect(answers.filter((r) => r.status === 401)).toHaveLength(checked.length);
+    expect(answers.filter((r) => r.status === 403 && r.body.error.code === 'captcha_required')).toHaveLength(20 - checked.length);
+  });
+
+  it('counts parallel attempts against the address limit too (password spraying in one burst)', async () => {
+    const { agent, checked } = await start({ ipLimit: { points: 5, duration: 600 } });
+    const answers = await Promise.all(Array.from({ length: 20 }, (_, i) => login(agent(), `user-${i}`, 'guess')));
+    expect(checked.length).toBeLessThanOrEqual(5);
+    expect(answers.filter((r) => r.status === 429)).toHaveLength(20 - checked.length);
+    // A success gives its count back: the right password of another account still gets through afterwards?
+    // No: the address is over its limit now, whatever the password.
+    expect((await login(agent(), 'bob', 'builder')).status).toBe(429);
+  });
+
+  it('a success gives the address its count back', async () => {
+    const { agent } = await start({ ipLimit: { points: 2, duration: 600 } });
+    for (let i = 0; i < 5; i++) expect((await login(agent(), 'bob', 'builder')).status).toBe(200);
+    expect((await login(agent(), 'alice', 'x')).status).toBe(401);
+  });
+
+  it('a user name with a control or line-separator character is refused (it would forge audit lines)', async () => {
+    const { agent, checked } = await start();
+    for (const name of ['mallory\naudit: admin logged in', 'a\u2028b', 'tab\there', 'nul\u0000']) {
+      const r = await login(agent(), name, 'x');
+      expect([name, r.status, r.body.error.code]).toEqual([name, 400, 'invalid_login_body']);
+    }
+    expect(checked).toEqual([]);
+  });
+
+  it('answers a failed login without waiting for the login history (a known name must not answer later than an unknown one)', async () => {
+    const storage = memorySessionStorage();
+    let pending = 0;
+    // A history store whose failure writes never finish: the answer must not wait for them.
+    Object.assign(storage.loginInfo, { recordFailure: () => (pending++, new Promise<void>(() => undefined)) });
+    const { agent } = await start({ storage, ipLimit: false });
+    const r = await login(agent(), 'alice', 'wrong');
+    expect(r.status).toBe(401);
+    expect(pending).toBe(1);
+  });
+
+  it('the stale-cookie 401 holds in any case of the path, as Express routes it', async () => {
+    const { base } = await start();
+    const r = await request(base).get('/REST/api/2/myself').set('Cookie', 'JSESSIONID=s%3Aunknown.sig');
+    expect(r.status).toBe(401);
+    expect(r.body.error.code).toBe('session_expired');
+  });
+
   it.each([
     ['application/x-www-form-urlencoded', 'username=alice&password=wonderland'],
     ['text/plain', '{"username":"alice","password":"wonderland"}'],
@@ -207,13 +258,19 @@ describe.each(EXPRESS_FLAVOURS)('sessionRouter on $name', (flavour: ExpressFlavo
   });
 
   it('ends a session at the absolute timeout however busy it is', async () => {
-    const { agent } = await start({ absoluteTimeoutMs: 60_000, idleTimeoutMs: 3_600_000 });
+    const { agent } = await start({ idleTimeoutMs: 60_000, absoluteTimeoutMs: 120_000 });
     const a = agent();
     await login(a, 'alice', 'wonderland');
-    expect((await a.get('/rest/api/2/myself')).body.caller).toEqual({ user: 'alice', via: 'session' });
     const now = Date.now();
-    const clock = jest.spyOn(Date, 'now').mockReturnValue(now + 61_000);
+    const clock = jest.spyOn(Date, 'now');
     try {
+      // Busy: a request every 50 s keeps it within the idle timeout…
+      for (const at of [50_000, 100_000]) {
+        clock.mockReturnValue(now + at);
+        expect((await a.get('/rest/api/2/myself')).body.caller).toEqual({ user: 'alice', via: 'session' });
+      }
+      // …and still it ends 120 s after login, 25 s after its last request.
+      clock.mockReturnValue(now + 125_000);
       const r = await a.get('/rest/api/2/myself');
       expect(r.status).toBe(401);
       expect(r.body.error.code).toBe('session_expired');
@@ -241,6 +298,23 @@ describe.each(EXPRESS_FLAVOURS)('sessionRouter on $name', (flavour: ExpressFlavo
     expect(unknown.text).toBe(wrong.text);
     expect(looked).toEqual(['dora', 'dora', 'dora', 'nobody']);
   });
+
+  it('keeps the login history under the account the password opened, whatever name found it', async () => {
+    const hash = await hashPassword('s3cret-pass');
+    const { agent } = await start({
+      verifyPassword: undefined,
+      ipLimit: false,
+      findUser: async (name) => (name === 'dora@example.com' || name === 'dora' ? { name: 'Dora', passwordHash: hash } : undefined),
+    });
+    await login(agent(), 'dora@example.com', 's3cret-pass');
+    const a = agent();
+    await login(a, 'dora', 's3cret-pass');
+    expect((await a.get('/rest/auth/1/session')).body).toMatchObject({ name: 'Dora', loginInfo: { loginCount: 2 } });
+  });
+});
+
+test('memorySessionStorage takes no options', () => {
+  expect(() => (memorySessionStorage as (...args: unknown[]) => unknown)({ ttl: 5 })).toThrow(/takes no options/);
 });
 
 describe('sessionRouter options', () => {
@@ -257,6 +331,8 @@ describe('sessionRouter options', () => {
     [{ ...base, secure: 'yes' }, /options.secure must be true, false or 'auto'/],
     [{ ...base, cookieName: 'a b' }, /options.cookieName/],
     [{ ...base, storage: {} }, /options.storage must be a session storage/],
+    [{ ...base, ipLimit: { duration: 900 } }, /options.ipLimit.points is required/],
+    [{ ...base, idleTimeoutMs: 7_200_000, absoluteTimeoutMs: 3_600_000 }, /idleTimeoutMs is longer than options.absoluteTimeoutMs/],
   ])('refuses %p with a TypeError that names the option', (options, message) => {
     expect(() => sessionRouter(options as never)).toThrow(TypeError);
     expect(() => sessionRouter(options as never)).toThrow(message);
