@@ -37,7 +37,10 @@ const SAFE_METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS']);
  */
 export function isUnsafe(req: Pick<XsrfRequest, 'method' | 'originalMethod'>): boolean {
   const method = (req.method ?? 'GET').toUpperCase();
-  const original = typeof req.originalMethod === 'string' ? req.originalMethod.toUpperCase() : method;
+  // method-override sets `originalMethod` on the request itself; looking up a property an Express request
+  // lacks walks its whole prototype chain, on every request (see CallContext in the guard).
+  const given = Object.hasOwn(req, 'originalMethod') ? req.originalMethod : undefined;
+  const original = typeof given === 'string' ? given.toUpperCase() : method;
   return !SAFE_METHODS.has(method) || !SAFE_METHODS.has(original);
 }
 
@@ -49,7 +52,9 @@ export function isUnsafe(req: Pick<XsrfRequest, 'method' | 'originalMethod'>): b
 export function isSessionAuthenticated(req: Pick<XsrfRequest, 'session' | 'tokenfence'>): boolean {
   const user = req.session?.tokenfence?.user;
   if (typeof user !== 'string' || user === '') return false;
-  return typeof req.tokenfence !== 'object' || req.tokenfence === null;
+  // The guard sets `tokenfence` on the request itself (a cheap own-property test; see isUnsafe).
+  const principal = Object.hasOwn(req, 'tokenfence') ? req.tokenfence : undefined;
+  return typeof principal !== 'object' || principal === null;
 }
 
 /** The media types a cross-site HTML form (or a no-cors `fetch`) can send without a CORS preflight. */
