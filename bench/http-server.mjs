@@ -18,6 +18,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
+import { serveForParent } from './servers.mjs';
 
 const require = createRequire(import.meta.url);
 const express = require('express');
@@ -38,10 +39,6 @@ const RESTRICTIONS = [
   '[GET,PUT]/rest/api/2/user/properties/.*',
   '[GET]/rest/api/2/issue/KANBAN-\\d+',
 ].join('\n');
-
-function send(message) {
-  process.send?.(message);
-}
 
 /** The shared app: the same route, body and settings for every kind. */
 function issueApp(auth, userOf, checkOf) {
@@ -162,35 +159,4 @@ const kinds = {
   },
 };
 
-async function main() {
-  if (!Object.hasOwn(kinds, kind) || !dir) throw new Error(`usage: http-server.mjs <${Object.keys(kinds).join('|')}> <tempdir>`);
-  const { app, authorization, detail, close } = await kinds[kind]();
-  const server = await new Promise((resolve, reject) => {
-    const s = app.listen(0, '127.0.0.1', (err) => (err ? reject(err) : resolve(s)));
-  });
-  process.on('message', async (message) => {
-    try {
-      if (message?.type === 'cpu') {
-        send({ type: 'cpu', usage: process.cpuUsage(), at: Number(process.hrtime.bigint()) });
-      } else if (message?.type === 'shutdown') {
-        server.closeAllConnections?.();
-        await new Promise((resolve) => server.close(resolve));
-        const extra = await close();
-        send({ type: 'closed', ...extra });
-        process.disconnect?.();
-        process.exit(0);
-      }
-    } catch (err) {
-      send({ type: 'error', message: err?.stack ?? String(err) });
-      process.exit(1);
-    }
-  });
-  // The parent went away (killed, crashed): do not linger.
-  process.on('disconnect', () => process.exit(0));
-  send({ type: 'ready', port: server.address().port, authorization, detail, pid: process.pid });
-}
-
-main().catch((err) => {
-  send({ type: 'error', message: err?.stack ?? String(err) });
-  process.exit(1);
-});
+serveForParent('http-server.mjs', kinds);

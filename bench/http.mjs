@@ -25,7 +25,6 @@
 // diagnosis and not part of the goals: tokenfence without audit, with MemoryTokenStore, and the floor any
 // middleware pays — one that only calls next(), one that also puts an object on the request),
 // BENCH_HTTP_CPU_PROF=<dir> (run every server with --cpu-prof, profiles written to <dir>).
-import { fork } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { request } from 'node:http';
 import { createRequire } from 'node:module';
@@ -33,6 +32,7 @@ import { cpus, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { fmtRatio, markdownTable, summarize } from './harness.mjs';
+import { fmtMs, fmtRps, intEnv, startServer, stopServer } from './servers.mjs';
 
 const require = createRequire(import.meta.url);
 const autocannon = require('autocannon');
@@ -41,14 +41,6 @@ const here = dirname(fileURLToPath(import.meta.url));
 const SERVER = join(here, 'http-server.mjs');
 const PATH = '/rest/api/2/issue/KANBAN-100';
 const GOALS = { minRatioToBare: 0.9 };
-
-const intEnv = (name, fallback, min, max) => {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < min || n > max) throw new Error(`${name} must be an integer in ${min}..${max}, got ${JSON.stringify(raw)}`);
-  return n;
-};
 
 const CONTENDERS = [
   { kind: 'bare', label: 'A: Express 5, no authentication' },
@@ -65,72 +57,6 @@ const VARIANTS = [
   { kind: 'middleware-next', label: 'M: A plus a middleware that only calls next()' },
   { kind: 'middleware-store', label: 'M′: A plus a middleware that puts an object on req, then next()' },
 ];
-
-// ---------------------------------------------------------------------------------------------------
-// Child processes
-
-/** Forks one server and waits for `ready`. Messages are answered in order through `ask`. */
-async function startServer(kind, dir, execArgv) {
-  const child = fork(SERVER, [kind, dir], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv });
-  const waiting = []; // { type, resolve, reject, timer }
-  let failure;
-  const failAll = (error) => {
-    failure ??= error;
-    for (const w of waiting.splice(0)) {
-      clearTimeout(w.timer);
-      w.reject(error);
-    }
-  };
-  child.on('message', (message) => {
-    if (message?.type === 'error') return failAll(new Error(`http server ${kind} failed: ${message.message}`));
-    const i = waiting.findIndex((w) => w.type === message?.type);
-    if (i >= 0) {
-      const [w] = waiting.splice(i, 1);
-      clearTimeout(w.timer);
-      w.resolve(message);
-    }
-  });
-  child.on('exit', (code, signal) => failAll(new Error(`http server ${kind} exited (code ${code}, signal ${signal})`)));
-  child.on('error', (err) => failAll(err));
-  const waitFor = (type, timeoutMs = 15_000) =>
-    new Promise((resolve, reject) => {
-      if (failure) return reject(failure);
-      const timer = setTimeout(() => {
-        const i = waiting.findIndex((w) => w.timer === timer);
-        if (i >= 0) waiting.splice(i, 1);
-        reject(new Error(`http server ${kind}: no '${type}' message within ${timeoutMs} ms`));
-      }, timeoutMs);
-      waiting.push({ type, resolve, reject, timer });
-    });
-  const server = {
-    kind,
-    child,
-    exited: () => child.exitCode !== null || child.signalCode !== null,
-    ask: (type, reply = type, timeoutMs) => {
-      const answer = waitFor(reply, timeoutMs);
-      child.send({ type });
-      return answer;
-    },
-    kill: () => {
-      if (!server.exited()) child.kill('SIGKILL');
-    },
-  };
-  try {
-    const ready = await waitFor('ready', 30_000);
-    return Object.assign(server, { port: ready.port, authorization: ready.authorization, detail: ready.detail });
-  } catch (err) {
-    server.kill();
-    throw err;
-  }
-}
-
-/** Asks a server to close (audit log, store) and exit; returns its `closed` message. */
-async function stopServer(server) {
-  const exited = new Promise((resolve) => (server.exited() ? resolve() : server.child.once('exit', resolve)));
-  const closed = await server.ask('shutdown', 'closed', 20_000);
-  await exited;
-  return closed;
-}
 
 // ---------------------------------------------------------------------------------------------------
 // Checks
@@ -236,8 +162,6 @@ async function load(server, { duration, connections, bareAuthorization }) {
   };
 }
 
-const fmtRps = (x) => (Number.isFinite(x) ? Math.round(x).toLocaleString('en-US') : 'n/a');
-const fmtMs = (x) => (Number.isFinite(x) ? (x < 10 ? x.toFixed(2) : x.toFixed(1)) : 'n/a');
 
 export async function run({ log = () => {} } = {}) {
   const abRounds = intEnv('BENCH_HTTP_AB_ROUNDS', 30, 1, 200);
@@ -258,7 +182,7 @@ export async function run({ log = () => {} } = {}) {
     const start = async (kind, name) => {
       const sub = mkdtempSync(join(dir, `${name}-`));
       const execArgv = profDir ? ['--cpu-prof', '--cpu-prof-dir', profDir, '--cpu-prof-name', `${name}.cpuprofile`] : [];
-      return startServer(kind, sub, execArgv);
+      return startServer(SERVER, 'http', kind, sub, execArgv);
     };
     for (const c of contenders) servers.push(await start(c.kind, c.kind));
     // A′: a second bare server, measured in the A/B phase only, as the control of the method.

@@ -25,6 +25,7 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
+import { serveForParent } from './servers.mjs';
 
 const require = createRequire(import.meta.url);
 const express = require('express');
@@ -34,10 +35,6 @@ const MYSELF = '/rest/api/2/myself';
 const USER = 'bench';
 const PASSWORD = 'correct horse battery staple';
 const IDLE_MS = 30 * 60_000;
-
-function send(message) {
-  process.send?.(message);
-}
 
 /** The body of GET /rest/api/2/myself, the same for every kind (Jira's shape). */
 function myself(req, name) {
@@ -175,34 +172,4 @@ const kinds = {
   },
 };
 
-async function main() {
-  if (!Object.hasOwn(kinds, kind) || !dir) throw new Error(`usage: session-server.mjs <${Object.keys(kinds).join('|')}> <tempdir>`);
-  const { app, detail, close } = await kinds[kind]();
-  const server = await new Promise((resolve, reject) => {
-    const s = app.listen(0, '127.0.0.1', (err) => (err ? reject(err) : resolve(s)));
-  });
-  process.on('message', async (message) => {
-    try {
-      if (message?.type === 'cpu') {
-        send({ type: 'cpu', usage: process.cpuUsage(), at: Number(process.hrtime.bigint()) });
-      } else if (message?.type === 'shutdown') {
-        server.closeAllConnections?.();
-        await new Promise((resolve) => server.close(resolve));
-        const extra = await close();
-        send({ type: 'closed', ...extra });
-        process.disconnect?.();
-        process.exit(0);
-      }
-    } catch (err) {
-      send({ type: 'error', message: err?.stack ?? String(err) });
-      process.exit(1);
-    }
-  });
-  process.on('disconnect', () => process.exit(0));
-  send({ type: 'ready', port: server.address().port, detail, pid: process.pid });
-}
-
-main().catch((err) => {
-  send({ type: 'error', message: err?.stack ?? String(err) });
-  process.exit(1);
-});
+serveForParent('session-server.mjs', kinds);

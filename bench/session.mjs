@@ -21,7 +21,6 @@
 //
 // Environment: BENCH_SESSION_LOGINS (pairs per login server, default 60), BENCH_SESSION_ROUNDS (A/B rounds,
 // default 15), BENCH_SESSION_DURATION (seconds per run, default 2), BENCH_SESSION_CONNECTIONS (default 32).
-import { fork } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { createRequire } from 'node:module';
@@ -29,6 +28,7 @@ import { cpus, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { fmtRatio, markdownTable, summarize } from './harness.mjs';
+import { fmtMs, fmtRps, intEnv, startServer, stopServer } from './servers.mjs';
 
 const require = createRequire(import.meta.url);
 const autocannon = require('autocannon');
@@ -41,79 +41,7 @@ const USER = 'bench';
 const PASSWORD = 'correct horse battery staple';
 const GOALS = { maxLoginSkew: 0.25, minRatioToBare: 0.9 };
 
-const intEnv = (name, fallback, min, max) => {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < min || n > max) throw new Error(`${name} must be an integer in ${min}..${max}, got ${JSON.stringify(raw)}`);
-  return n;
-};
-
 const abort = (message) => new Error(`session bench aborted: ${message}`);
-
-// ---------------------------------------------------------------------------------------------------
-// Child processes
-
-async function startServer(kind, dir) {
-  const child = fork(SERVER, [kind, dir], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-  const waiting = [];
-  let failure;
-  const failAll = (error) => {
-    failure ??= error;
-    for (const w of waiting.splice(0)) {
-      clearTimeout(w.timer);
-      w.reject(error);
-    }
-  };
-  child.on('message', (message) => {
-    if (message?.type === 'error') return failAll(new Error(`session server ${kind} failed: ${message.message}`));
-    const i = waiting.findIndex((w) => w.type === message?.type);
-    if (i >= 0) {
-      const [w] = waiting.splice(i, 1);
-      clearTimeout(w.timer);
-      w.resolve(message);
-    }
-  });
-  child.on('exit', (code, signal) => failAll(new Error(`session server ${kind} exited (code ${code}, signal ${signal})`)));
-  child.on('error', (err) => failAll(err));
-  const waitFor = (type, timeoutMs = 15_000) =>
-    new Promise((resolve, reject) => {
-      if (failure) return reject(failure);
-      const timer = setTimeout(() => {
-        const i = waiting.findIndex((w) => w.timer === timer);
-        if (i >= 0) waiting.splice(i, 1);
-        reject(new Error(`session server ${kind}: no '${type}' message within ${timeoutMs} ms`));
-      }, timeoutMs);
-      waiting.push({ type, resolve, reject, timer });
-    });
-  const server = {
-    kind,
-    child,
-    exited: () => child.exitCode !== null || child.signalCode !== null,
-    ask: (type, reply = type, timeoutMs) => {
-      const answer = waitFor(reply, timeoutMs);
-      child.send({ type });
-      return answer;
-    },
-    kill: () => {
-      if (!server.exited()) child.kill('SIGKILL');
-    },
-  };
-  try {
-    const ready = await waitFor('ready', 30_000);
-    return Object.assign(server, { port: ready.port, detail: ready.detail });
-  } catch (err) {
-    server.kill();
-    throw err;
-  }
-}
-
-async function stopServer(server) {
-  const exited = new Promise((resolve) => (server.exited() ? resolve() : server.child.once('exit', resolve)));
-  const closed = await server.ask('shutdown', 'closed', 20_000);
-  await exited;
-  return closed;
-}
 
 // ---------------------------------------------------------------------------------------------------
 // Requests
@@ -270,8 +198,6 @@ async function load(server, cookie, { duration, connections }) {
   };
 }
 
-const fmtRps = (x) => (Number.isFinite(x) ? Math.round(x).toLocaleString('en-US') : 'n/a');
-const fmtMs = (x) => (Number.isFinite(x) ? (x < 10 ? x.toFixed(2) : x.toFixed(1)) : 'n/a');
 
 // ---------------------------------------------------------------------------------------------------
 
@@ -286,7 +212,7 @@ export async function run({ log = () => {} } = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'tf-bench-session-'));
   const started = [];
   const start = async (kind, name) => {
-    const server = await startServer(kind, mkdtempSync(join(dir, `${name}-`)));
+    const server = await startServer(SERVER, 'session', kind, mkdtempSync(join(dir, `${name}-`)));
     started.push(server);
     return server;
   };
