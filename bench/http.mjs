@@ -32,10 +32,9 @@ import { cpus, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { fmtRatio, markdownTable, summarize } from './harness.mjs';
-import { fmtMs, fmtRps, intEnv, startServer, stopServer } from './servers.mjs';
+import { fmtMs, fmtRps, intEnv, loadServer, startServer, stopServer } from './servers.mjs';
 
 const require = createRequire(import.meta.url);
-const autocannon = require('autocannon');
 
 const here = dirname(fileURLToPath(import.meta.url));
 const SERVER = join(here, 'http-server.mjs');
@@ -130,36 +129,11 @@ async function checkServer(server) {
 // Measuring
 
 /** One autocannon run; throws on any error, timeout or non-2xx answer. */
-async function load(server, { duration, connections, bareAuthorization }) {
-  const before = await server.ask('cpu');
-  const result = await autocannon({
-    url: `http://127.0.0.1:${server.port}${PATH}`,
-    method: 'GET',
-    // Bare Express gets the same request bytes as tokenfence (it ignores the header), so that only the
-    // middleware differs between A and B, not the size of the request Node parses.
-    headers: server.kind === 'bare' && bareAuthorization ? { authorization: bareAuthorization } : authHeaders(server),
-    connections,
-    pipelining: 1,
-    duration,
-  });
-  const after = await server.ask('cpu');
-  const bad = [];
-  if (result.errors > 0) bad.push(`${result.errors} errors`);
-  if (result.timeouts > 0) bad.push(`${result.timeouts} timeouts`);
-  if (result.non2xx > 0) bad.push(`${result.non2xx} non-2xx answers`);
-  if (result.resets > 0) bad.push(`${result.resets} resets`);
-  if (!(result['2xx'] > 0)) bad.push('no 2xx answer at all');
-  if (bad.length > 0) throw new Error(`http bench aborted: ${server.kind}: a run had ${bad.join(', ')} (status codes: ${JSON.stringify(result.statusCodeStats ?? {})})`);
-  const cpuUs = after.usage.user + after.usage.system - before.usage.user - before.usage.system;
-  const wallUs = (after.at - before.at) / 1000;
-  return {
-    rps: result['2xx'] / result.duration,
-    ok: result['2xx'],
-    p50: result.latency.p50,
-    p99: result.latency.p99,
-    cpu: cpuUs / wallUs,
-    cpuPerReq: cpuUs / result['2xx'],
-  };
+function load(server, { duration, connections, bareAuthorization }) {
+  // Bare Express gets the same request bytes as tokenfence (it ignores the header), so that only the
+  // middleware differs between A and B, not the size of the request Node parses.
+  const headers = server.kind === 'bare' && bareAuthorization ? { authorization: bareAuthorization } : authHeaders(server);
+  return loadServer(server, { section: 'http', path: PATH, headers, duration, connections });
 }
 
 

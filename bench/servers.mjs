@@ -2,6 +2,9 @@
 // server script and talks to it over IPC (`ready`, `cpu`, `shutdown` → `closed`); the child side serves an app
 // on 127.0.0.1 and answers those messages. Also the small helpers those sections share.
 import { fork } from 'node:child_process';
+import { createRequire } from 'node:module';
+
+const autocannon = createRequire(import.meta.url)('autocannon');
 
 /** An integer from the environment within [min, max], or `fallback` when unset; anything else throws. */
 export const intEnv = (name, fallback, min, max) => {
@@ -83,6 +86,35 @@ export async function stopServer(server) {
   const closed = await server.ask('shutdown', 'closed', 20_000);
   await exited;
   return closed;
+}
+
+/**
+ * One autocannon run of `GET path` against a server, with the server's CPU time read before and after. Any
+ * error, timeout, reset or non-2xx answer aborts the section (`section` names it): a benchmark of refusals
+ * measures nothing. Returns 2xx answers per second, the p50 and p99 latencies, the server's CPU share of wall
+ * time and its CPU µs per 2xx answer.
+ */
+export async function loadServer(server, { section, path, headers, duration, connections }) {
+  const before = await server.ask('cpu');
+  const result = await autocannon({ url: `http://127.0.0.1:${server.port}${path}`, method: 'GET', headers, connections, pipelining: 1, duration });
+  const after = await server.ask('cpu');
+  const bad = [];
+  if (result.errors > 0) bad.push(`${result.errors} errors`);
+  if (result.timeouts > 0) bad.push(`${result.timeouts} timeouts`);
+  if (result.non2xx > 0) bad.push(`${result.non2xx} non-2xx answers`);
+  if (result.resets > 0) bad.push(`${result.resets} resets`);
+  if (!(result['2xx'] > 0)) bad.push('no 2xx answer at all');
+  if (bad.length > 0) throw new Error(`${section} bench aborted: ${server.kind}: a run had ${bad.join(', ')} (status codes: ${JSON.stringify(result.statusCodeStats ?? {})})`);
+  const cpuUs = after.usage.user + after.usage.system - before.usage.user - before.usage.system;
+  const wallUs = (after.at - before.at) / 1000;
+  return {
+    rps: result['2xx'] / result.duration,
+    ok: result['2xx'],
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    cpu: cpuUs / wallUs,
+    cpuPerReq: cpuUs / result['2xx'],
+  };
 }
 
 // ---------------------------------------------------------------------------------------------------

@@ -28,10 +28,9 @@ import { cpus, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { fmtRatio, markdownTable, summarize } from './harness.mjs';
-import { fmtMs, fmtRps, intEnv, startServer, stopServer } from './servers.mjs';
+import { fmtMs, fmtRps, intEnv, loadServer, startServer, stopServer } from './servers.mjs';
 
 const require = createRequire(import.meta.url);
-const autocannon = require('autocannon');
 
 const here = dirname(fileURLToPath(import.meta.url));
 const SERVER = join(here, 'session-server.mjs');
@@ -170,33 +169,7 @@ async function checkGet(server, cookie, label) {
   return `${label}: ${MYSELF} → 200 with the session cookie, 401 without one, 401 with a stale one${server.kind === 'bare' ? '' : ' (a logged-out session’s)'}${res.body?.code ? ` (\`${res.body.code}\`)` : ''}`;
 }
 
-async function load(server, cookie, { duration, connections }) {
-  const before = await server.ask('cpu');
-  const result = await autocannon({
-    url: `http://127.0.0.1:${server.port}${MYSELF}`,
-    method: 'GET',
-    headers: { cookie },
-    connections,
-    pipelining: 1,
-    duration,
-  });
-  const after = await server.ask('cpu');
-  const bad = [];
-  if (result.errors > 0) bad.push(`${result.errors} errors`);
-  if (result.timeouts > 0) bad.push(`${result.timeouts} timeouts`);
-  if (result.non2xx > 0) bad.push(`${result.non2xx} non-2xx answers`);
-  if (result.resets > 0) bad.push(`${result.resets} resets`);
-  if (!(result['2xx'] > 0)) bad.push('no 2xx answer at all');
-  if (bad.length > 0) throw abort(`${server.kind}: a run had ${bad.join(', ')} (status codes: ${JSON.stringify(result.statusCodeStats ?? {})})`);
-  const cpuUs = after.usage.user + after.usage.system - before.usage.user - before.usage.system;
-  return {
-    rps: result['2xx'] / result.duration,
-    ok: result['2xx'],
-    p50: result.latency.p50,
-    p99: result.latency.p99,
-    cpuPerReq: cpuUs / result['2xx'],
-  };
-}
+const load = (server, cookie, { duration, connections }) => loadServer(server, { section: 'session', path: MYSELF, headers: { cookie }, duration, connections });
 
 
 // ---------------------------------------------------------------------------------------------------

@@ -63,7 +63,7 @@ export {
 export { sessionRouter, callerOf, accountKey, type SessionRouter, type SessionOptions, type SessionUser, type TokenfenceSessionData, type Caller } from './http/session/index.js';
 export { SessionError, SESSION_ERROR_MESSAGE, type SessionErrorCode, type LoginReason } from './http/session/errors.js';
 export { hashPassword, verifyPasswordHash } from './http/session/password.js';
-export { memorySessionStorage, type SessionStorage, type LimiterOptions, type LoginInfo, type LoginInfoStore } from './http/session/storage.js';
+export { memorySessionStorage, type SessionStorage, type StorageOptions, type LimiterOptions, type LoginInfo, type LoginInfoStore } from './http/session/storage.js';
 export { sqliteSessionStorage, type SqliteSessionStorageOptions } from './http/session/sqlite-storage.js';
 export { postgresSessionStorage, type PostgresSessionStorageOptions } from './http/session/postgres-storage.js';
 export {

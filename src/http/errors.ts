@@ -142,5 +142,39 @@ export function writeHttpError(res: ServerResponse, error: HttpError, headers: R
   res.end(body);
 }
 
+/**
+ * Answers a refusal of the guard, the session resource, the XSRF check or the management API: the default
+ * JSON body, or the host's `handler` option (`runHandler` calls it) after the status, `headers` and
+ * `Cache-Control: no-store` are set. The error loses its stack trace first (a development error page prints
+ * `stack`). A handler that throws or rejects is reported, and the default body is written if the response
+ * has not ended.
+ */
+export function answerRefusal(
+  res: ServerResponse,
+  error: HttpError,
+  headers: Readonly<Record<string, string>>,
+  runHandler: (() => unknown) | undefined,
+  report: (error: unknown, context: string) => void,
+): void {
+  if (runHandler === undefined || res.headersSent) {
+    writeHttpError(res, error, headers);
+    return;
+  }
+  res.statusCode = error.status;
+  for (const name in headers) res.setHeader(name, headers[name]!);
+  res.setHeader('Cache-Control', 'no-store');
+  error.stack = `${error.name}: ${error.message}`;
+  const fallBack = (err: unknown): void => {
+    report(err, 'options.handler failed; the default error body was written');
+    if (!res.writableEnded) writeHttpError(res, error, headers);
+  };
+  try {
+    const result = runHandler();
+    if (result instanceof Promise) result.catch(fallBack);
+  } catch (err) {
+    fallBack(err);
+  }
+}
+
 /** The guard's name for {@link writeHttpError}. */
 export const writeGuardError = writeHttpError;

@@ -1,6 +1,7 @@
 // PostgresTokenStore: tokens in PostgreSQL (pg Pool), shared by several app instances; versioned migrations.
 import { checkKnownKeys } from '../internal/options.js';
 import { CHANGE_COLUMNS as COLUMNS, type StoredToken, type TokenChanges, type TokenStore, type UsageUpdate } from './store.js';
+import { migratePostgres } from '../internal/postgres.js';
 
 /** Options of {@link PostgresTokenStore}. */
 export interface PostgresTokenStoreOptions {
@@ -102,27 +103,9 @@ export class PostgresTokenStore implements TokenStore {
 
   /** Creates or upgrades the table; safe when several instances start at once (advisory lock). */
   async init(): Promise<void> {
-    const client = await this.#pool.connect();
-    try {
-      await client.query('BEGIN');
-      await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`tokenfence:${this.#t}`]);
-      await client.query(`CREATE TABLE IF NOT EXISTS ${this.#t}_schema (version integer NOT NULL)`);
-      const rows = (await client.query(`SELECT version FROM ${this.#t}_schema`)).rows as { version: number }[];
-      const version = rows[0]?.version ?? 0;
-      if (version > MIGRATIONS.length) {
-        throw new Error(`the token table has schema version ${version}, newer than this tokenfence knows (${MIGRATIONS.length}); upgrade tokenfence`);
-      }
-      for (let v = version; v < MIGRATIONS.length; v++) await client.query(MIGRATIONS[v]!.replaceAll('%t', this.#t));
-      if (rows.length === 0) await client.query(`INSERT INTO ${this.#t}_schema (version) VALUES ($1)`, [MIGRATIONS.length]);
-      else await client.query(`UPDATE ${this.#t}_schema SET version = $1`, [MIGRATIONS.length]);
-      await client.query('COMMIT');
-    } catch (err) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      throw err;
-    } finally {
-      client.release();
-    }
+    await migratePostgres(this.#pool, this.#t, MIGRATIONS, 'the token table has');
   }
+
 
   async insert(t: StoredToken): Promise<void> {
     try {

@@ -33,3 +33,11 @@ export async function startPostgres(): Promise<TestPostgres> {
       }),
   };
 }
+
+/** A pool on the test server. When the server stops at the end, idle connections get "terminating connection": not a test failure. */
+export function testPool(url: string, max = 8): import('pg').Pool {
+  const { Pool } = require('pg') as typeof import('pg');
+  const pool = new Pool({ connectionString: url, max });
+  pool.on('error', () => undefined);
+  return pool;
+}

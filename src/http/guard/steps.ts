@@ -9,7 +9,7 @@ import { RestrictionSet } from '../../rules/parse.js';
 import type { EvaluateOptions } from '../../rules/types.js';
 import { parseToken } from '../../tokens/format.js';
 import type { VerifyResult } from '../../tokens/service.js';
-import { GuardError, writeGuardError, type GuardErrorCode } from '../errors.js';
+import { answerRefusal, GuardError, writeGuardError, type GuardErrorCode } from '../errors.js';
 import { auditCall, ipOf } from './audit-event.js';
 import { bodyConsumed, readJsonBody } from './body.js';
 import type { Approval, CallContext, Exchange, Guard } from './context.js';
@@ -34,23 +34,10 @@ export function deny(g: Guard, x: Exchange, error: GuardError, headers: Record<s
   answer(g, x.req, x.res, x.next, error, headers);
 }
 
-/** Answers a refusal: the default JSON body, or the host's `handler` after the status and headers are set. */
+/** Answers a refusal: the default JSON body, or the host's `handler`. */
 function answer(g: Guard, req: GuardRequest, res: Exchange['res'], next: Exchange['next'], error: GuardError, headers: Readonly<Record<string, string>>): void {
-  if (g.handler === undefined || res.headersSent) {
-    writeGuardError(res, error, headers);
-    return;
-  }
-  res.statusCode = error.status;
-  for (const name in headers) res.setHeader(name, headers[name]!);
-  res.setHeader('Cache-Control', 'no-store');
-  // No stack trace: a development error page prints `stack`.
-  error.stack = `${error.name}: ${error.message}`;
-  try {
-    g.handler(error, req, res, next);
-  } catch (err) {
-    g.report(err, 'options.handler failed; the default error body was written');
-    writeGuardError(res, error, headers);
-  }
+  const handler = g.handler;
+  answerRefusal(res, error, headers, handler && (() => handler(error, req, res, next)), g.report);
 }
 
 /** Step 1, credentials: the token of the Authorization header, or none (the host's own authentication). */

@@ -11,7 +11,7 @@ import { lintRestrictions } from '../../rules/lint.js';
 import { parseRestrictions } from '../../rules/parse.js';
 import { TokenError } from '../../tokens/errors.js';
 import type { TokenRecord } from '../../tokens/store.js';
-import { writeHttpError } from '../errors.js';
+import { answerRefusal } from '../errors.js';
 import { emitEvent, requestEvent } from '../request-event.js';
 import { callerOf } from '../session/index.js';
 import { ManageError, type ManageErrorCode } from './errors.js';
@@ -102,18 +102,8 @@ export function tokenRouter(options: TokenRouterOptions): TokenRouter {
       const caller = callerOf(req);
       emitEvent(options.audit, () => requestEvent('manage.denied', req, { user: ACTORS.get(req)?.user ?? caller?.user ?? null, via: caller?.via, outcome: 'failure', reason: error.code, status: error.status }), report);
     }
-    res.setHeader('Cache-Control', 'no-store');
-    if (options.handler === undefined || res.headersSent) {
-      writeHttpError(res, error);
-      return;
-    }
-    res.status(error.status);
-    try {
-      options.handler(error, req, res, next);
-    } catch (err) {
-      report(err, 'options.handler failed; the default error body was written');
-      writeHttpError(res, error);
-    }
+    const handler = options.handler;
+    answerRefusal(res, error, {}, handler && (() => handler(error, req, res, next)), report);
   };
 
   /** A service error as the API's: the token service's codes keep their status and message. */

@@ -9,7 +9,7 @@ import { parse as parseCookies } from 'cookie';
 import { parse as parseContentType } from 'content-type';
 import { logErrorToConsole } from '../../internal/report.js';
 import type { AuditEventType } from '../../audit/events.js';
-import { writeHttpError } from '../errors.js';
+import { answerRefusal } from '../errors.js';
 import { emitEvent, requestEvent } from '../request-event.js';
 import { LOGIN_REASON, SessionError, type LoginReason, type SessionErrorCode } from './errors.js';
 import { checkSessionOptions, type SessionOptions, type SessionUser } from './options.js';
@@ -172,19 +172,8 @@ export function sessionRouter(options: SessionOptions): SessionRouter {
     const error = new SessionError(code);
     const loginReason = LOGIN_REASON[code];
     if (loginReason !== undefined) reason(res, loginReason);
-    for (const name in headers) res.setHeader(name, headers[name]!);
-    if (options.handler === undefined) {
-      writeHttpError(res, error);
-      return;
-    }
-    res.status(error.status);
-    res.setHeader('Cache-Control', 'no-store');
-    try {
-      options.handler(error, req, res, next);
-    } catch (err) {
-      report(err, 'options.handler failed; the default error body was written');
-      writeHttpError(res, error);
-    }
+    const handler = options.handler;
+    answerRefusal(res, error, headers, handler && (() => handler(error, req, res, next)), report);
   };
 
   const clearCookie = (res: Response): void => {

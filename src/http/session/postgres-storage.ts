@@ -5,11 +5,11 @@ import type { RateLimiterAbstract } from 'rate-limiter-flexible';
 import { checkKnownKeys } from '../../internal/options.js';
 import { logErrorToConsole } from '../../internal/report.js';
 import type { PgPool } from '../../tokens/postgres-store.js';
-import { checkLimiterOptions, checkStorageOptions, sessionExpiry, touchStepMs } from './storage.js';
-import { NO_LOGINS, type LimiterOptions, type LoginInfo, type LoginInfoStore, type SessionStorage } from './storage.js';
+import { checkLimiterOptions, checkStorageOptions, NO_LOGINS, sessionExpiry, touchStepMs, type LimiterOptions, type LoginInfo, type LoginInfoStore, type SessionStorage, type StorageOptions } from './storage.js';
+import { migratePostgres } from '../../internal/postgres.js';
 
 /** Options of {@link postgresSessionStorage}. */
-export interface PostgresSessionStorageOptions {
+export interface PostgresSessionStorageOptions extends StorageOptions {
   /**
    * The sessions table (a lower-case SQL identifier); counters go to `<table>_limits`, login history to
    * `<table>_logins`, and the migrations that ran are recorded in `<table>_schema`. All are created on first
@@ -17,20 +17,6 @@ export interface PostgresSessionStorageOptions {
    * @default 'tokenfence_sessions'
    */
   table?: string | undefined;
-  /** How often expired sessions and counters are deleted, in ms. @default 900000 (15 min) */
-  purgeIntervalMs?: number | undefined;
-  /**
-   * How long a session whose cookie has no expiry (a browser-session cookie, no `maxAge`) is kept after its
-   * last save or touch, in ms (connect-pg-simple's `ttl`, which is in seconds).
-   * @default 86400000 (1 day)
-   */
-  defaultTtlMs?: number | undefined;
-  /**
-   * Told about errors no caller sees (a failed periodic purge, connect-pg-simple's `errorLog`). Never given
-   * session ids or data.
-   * @default logs the context and the error's message to the console
-   */
-  onError?: ((error: unknown, context: string) => void) | undefined;
 }
 
 /** What a connect-pg-simple or rate-limiter-flexible user writes, and what it is here. */
@@ -143,7 +129,7 @@ export function postgresSessionStorage(pool: PgPool, options: PostgresSessionSto
   // createTableIfMissing would keep a failed creation for the life of the store).
   let initialised: Promise<void> | undefined;
   const ready = (): Promise<void> =>
-    (initialised ??= migrate(pool, table).catch((err: unknown) => {
+    (initialised ??= migratePostgres(pool, table, MIGRATIONS, 'the session tables have').catch((err: unknown) => {
       initialised = undefined;
       throw err;
     }));
@@ -316,26 +302,3 @@ export function postgresSessionStorage(pool: PgPool, options: PostgresSessionSto
   };
 }
 
-/** Creates or upgrades the tables; safe when several instances start at once (advisory lock). */
-async function migrate(pool: PgPool, table: string): Promise<void> {
-  const client = await pool.connect();
-  try {
-    await client.query('BEGIN');
-    await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`tokenfence:${table}`]);
-    await client.query(`CREATE TABLE IF NOT EXISTS ${table}_schema (version integer NOT NULL)`);
-    const found = (await client.query(`SELECT version FROM ${table}_schema`)).rows as { version: number }[];
-    const version = found[0]?.version ?? 0;
-    if (version > MIGRATIONS.length) {
-      throw new Error(`the session tables have schema version ${version}, newer than this tokenfence knows (${MIGRATIONS.length}); upgrade tokenfence`);
-    }
-    for (let v = version; v < MIGRATIONS.length; v++) await client.query(MIGRATIONS[v]!.replaceAll('%t', table));
-    if (found.length === 0) await client.query(`INSERT INTO ${table}_schema (version) VALUES ($1)`, [MIGRATIONS.length]);
-    else if (version < MIGRATIONS.length) await client.query(`UPDATE ${table}_schema SET version = $1`, [MIGRATIONS.length]);
-    await client.query('COMMIT');
-  } catch (err) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw err;
-  } finally {
-    client.release();
-  }
-}

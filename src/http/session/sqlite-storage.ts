@@ -6,27 +6,14 @@ import type { RateLimiterAbstract } from 'rate-limiter-flexible';
 import { checkFunction, checkKnownKeys, checkNumber } from '../../internal/options.js';
 import { logErrorToConsole } from '../../internal/report.js';
 import { enableWal, openDatabase } from '../../internal/sqlite.js';
-import { checkLimiterOptions, checkStorageOptions, NO_LOGINS, sessionExpiry, touchStepMs, type LimiterOptions, type LoginInfo, type LoginInfoStore, type SessionStorage } from './storage.js';
+import { checkLimiterOptions, checkStorageOptions, NO_LOGINS, sessionExpiry, touchStepMs, type LimiterOptions, type LoginInfo, type LoginInfoStore, type SessionStorage, type StorageOptions } from './storage.js';
 
 const LIMITS_TABLE = 'tokenfence_session_limits';
 
 /** Options of {@link sqliteSessionStorage}. */
-export interface SqliteSessionStorageOptions {
+export interface SqliteSessionStorageOptions extends StorageOptions {
   /** How long a write waits for another connection's lock, in ms. @default 5000 */
   busyTimeoutMs?: number | undefined;
-  /** How often expired sessions and counters are deleted, in ms (also once on `close()`). @default 900000 (15 min) */
-  purgeIntervalMs?: number | undefined;
-  /**
-   * How long a session whose cookie has no expiry (a browser-session cookie, no `maxAge`) is kept after its
-   * last save or touch, in ms. Sessions with an expiry are kept until it.
-   * @default 86400000 (1 day)
-   */
-  defaultTtlMs?: number | undefined;
-  /**
-   * Told about errors no caller sees (a failed periodic purge). Never given session ids or data.
-   * @default logs the context and the error's message to the console
-   */
-  onError?: ((error: unknown, context: string) => void) | undefined;
 }
 
 /** What users of other session stores write, and what it is here. */

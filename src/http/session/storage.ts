@@ -48,6 +48,24 @@ export const afterSuccess = (info: LoginInfo, at: Date): LoginInfo => ({ ...info
 /** The history after a failure at `at`. */
 export const afterFailure = (info: LoginInfo, at: Date): LoginInfo => ({ ...info, failedLoginCount: info.failedLoginCount + 1, lastFailedLoginTime: at });
 
+/** Options the database members of the family share (sqliteSessionStorage, postgresSessionStorage). */
+export interface StorageOptions {
+  /** How often expired sessions and counters are deleted, in ms (also once on `close()`). @default 900000 (15 min) */
+  purgeIntervalMs?: number | undefined;
+  /**
+   * How long a session whose cookie has no expiry (a browser-session cookie, no `maxAge`) is kept after its
+   * last save or touch, in ms. Sessions with an expiry are kept until it.
+   * @default 86400000 (1 day)
+   */
+  defaultTtlMs?: number | undefined;
+  /**
+   * Told about errors no caller sees (a failed periodic purge; for PostgreSQL, connect-pg-simple's
+   * `errorLog`). Never given session ids or data.
+   * @default logs the context and the error's message to the console
+   */
+  onError?: ((error: unknown, context: string) => void) | undefined;
+}
+
 /** One store family for sessions and login counters. */
 export interface SessionStorage {
   /** The express-session store. */

@@ -3,7 +3,7 @@
 // are compiled in options.ts, the checks are in checks.ts, the tokens in form-token.ts.
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { logErrorToConsole } from '../../internal/report.js';
-import { writeHttpError } from '../errors.js';
+import { answerRefusal } from '../errors.js';
 import { emitEvent, requestEvent } from '../request-event.js';
 import { checkXsrf, type XsrfRequest } from './checks.js';
 import type { XsrfError } from './errors.js';
@@ -65,22 +65,7 @@ function answer(config: XsrfConfig, error: XsrfError, req: Request, res: Respons
     logErrorToConsole(err, `xsrfProtection: ${context}`),
   );
   const handler = config.handler;
-  if (handler === undefined || res.headersSent) {
-    writeHttpError(res, error);
-    return;
-  }
-  const fallBack = (err: unknown): void => {
-    logErrorToConsole(err, 'xsrfProtection: options.handler failed; the default error body was written');
-    if (!res.writableEnded) writeHttpError(res, error);
-  };
-  res.statusCode = error.status;
-  res.setHeader('Cache-Control', 'no-store');
-  try {
-    const result: unknown = handler(error, req, res, next);
-    if (result instanceof Promise) result.catch(fallBack);
-  } catch (err) {
-    fallBack(err);
-  }
+  answerRefusal(res, error, {}, handler && (() => handler(error, req, res, next)), (err, context) => logErrorToConsole(err, `xsrfProtection: ${context}`));
 }
 
 /**

@@ -1,6 +1,6 @@
 import pg from 'pg';
 import { createTokenService, PostgresTokenStore } from '../../../src/index.js';
-import { startPostgres, type TestPostgres } from '../../support/postgres.js';
+import { startPostgres, testPool, type TestPostgres } from '../../support/postgres.js';
 import { token, tokenStoreContract } from './store-contract.js';
 
 jest.setTimeout(60_000);
@@ -12,9 +12,7 @@ const freshTable = () => `tf_test_${process.pid}_${tables++}`;
 
 beforeAll(async () => {
   server = await startPostgres();
-  pool = new pg.Pool({ connectionString: server.url, max: 8 });
-  // When the server stops at the end, idle connections get "terminating connection": not a test failure.
-  pool.on('error', () => undefined);
+  pool = testPool(server.url, 8);
 });
 afterAll(async () => {
   await pool?.end();

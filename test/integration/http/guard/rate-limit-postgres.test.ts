@@ -2,7 +2,7 @@
 import pg from 'pg';
 import { RateLimiterPostgres } from 'rate-limiter-flexible';
 import { createTokenService, MemoryTokenStore, tokenGuard } from '../../../../src/index';
-import { startPostgres, type TestPostgres } from '../../../support/postgres';
+import { startPostgres, testPool, type TestPostgres } from '../../../support/postgres';
 import { EXPRESS_FLAVOURS, http, listen, type TestServer } from '../../../support/http';
 
 jest.setTimeout(90_000);
@@ -13,8 +13,7 @@ const open: TestServer[] = [];
 
 beforeAll(async () => {
   server = await startPostgres();
-  pool = new pg.Pool({ connectionString: server.url, max: 4 });
-  pool.on('error', () => undefined);
+  pool = testPool(server.url, 4);
 });
 afterAll(async () => {
   await Promise.all(open.map((s) => s.close()));

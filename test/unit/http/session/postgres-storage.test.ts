@@ -2,7 +2,7 @@ import pg from 'pg';
 import { RateLimiterRes } from 'rate-limiter-flexible';
 import { postgresSessionStorage } from '../../../../src/http/session/postgres-storage.js';
 import type { PgPool } from '../../../../src/tokens/postgres-store.js';
-import { startPostgres, type TestPostgres } from '../../../support/postgres.js';
+import { startPostgres, testPool, type TestPostgres } from '../../../support/postgres.js';
 import { controlTime, getSession, sessionCount, sessionData, sessionStorageContract, setSession } from './storage-contract.js';
 
 jest.setTimeout(60_000);
@@ -14,9 +14,7 @@ const freshTable = () => `tf_sess_${process.pid}_${tables++}`;
 
 beforeAll(async () => {
   server = await startPostgres();
-  pool = new pg.Pool({ connectionString: server.url, max: 8 });
-  // When the server stops at the end, idle connections get "terminating connection": not a test failure.
-  pool.on('error', () => undefined);
+  pool = testPool(server.url, 8);
 });
 afterAll(async () => {
   await pool?.end();
